@@ -1,0 +1,54 @@
+# Gavel: build, run, test.
+#   make run       evaluate the sample actions through the shipped policies
+#   make test      every test (unit, integration, policy cases)
+#   make policies  rebuild every component from policies-src/
+#   make lint      cargo fmt --check and clippy -D warnings
+#   make bench     benchmarks
+
+CARGO    ?= cargo
+GAVEL    := target/release/gavel
+DATA     := target/gavel-data
+WASM_OUT := policies-src/target/wasm32-wasip2/release
+# Reproducible components: no machine-specific paths in the output, so a
+# rebuild from unchanged sources gives the same bytes (and digests).
+POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
+
+.PHONY: all build run test lint policies wasm-target bench ci clean-data
+
+all: build
+
+build:
+	$(CARGO) build --release --locked -p gavel
+
+run: build
+	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
+	$(GAVEL) eval --policies policies-wasm --data-dir $(DATA) < examples/actions.jsonl
+
+test:
+	$(CARGO) test --release --locked --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# Build every component, then copy those whose bytes changed: shipped
+# policies into policies-wasm/, hostile fixtures into tests/fixtures/.
+policies: wasm-target
+	cd policies-src && RUSTFLAGS="$(POLICY_RUSTFLAGS)" $(CARGO) build --release --locked --target wasm32-wasip2
+	@mkdir -p policies-wasm tests/fixtures
+	@for f in $(WASM_OUT)/*.wasm; do \
+	  name=$$(basename $$f); \
+	  case $$name in hostile_*) dest=tests/fixtures/$$name ;; *) dest=policies-wasm/$$name ;; esac; \
+	  if cmp -s $$f $$dest; then echo "unchanged  $$dest"; else cp $$f $$dest; echo "updated    $$dest"; fi; \
+	done
+
+bench:
+	$(CARGO) bench --locked -p gavel
+
+ci: policies lint test
+
+clean-data:
+	rm -rf $(DATA)

@@ -1,0 +1,64 @@
+//! The command line: argument parsing and dispatch. `anyhow` lives here,
+//! at the edge, and nowhere in the library.
+
+mod eval;
+mod policies;
+mod runtime;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for errors (bad arguments, a broken policy directory, I/O).
+pub const EXIT_ERROR: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gavel",
+    version,
+    about = "Decide what AI agents may do, with sandboxed WebAssembly policies."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command that touches state shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Where Gavel keeps its state (compiled artifacts, later the log and keys).
+    #[arg(long, env = "GAVEL_DATA_DIR", default_value = "./gavel-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Evaluate actions: one with --action (exit 0 approve, 2 deny, 3
+    /// escalate, 1 error), or JSON Lines on stdin, one decision per line.
+    Eval(eval::EvalArgs),
+    /// List the loaded policies in evaluation order.
+    Policies(policies::PoliciesArgs),
+}
+
+/// Parse arguments, run the command, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GAVEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Eval(args) => eval::run(args),
+        Command::Policies(args) => policies::run(args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! # Gavel
+//!
+//! A runtime that governs what autonomous AI agents may do. Before an agent
+//! acts, its host asks Gavel; Gavel runs every applicable policy (each a
+//! sandboxed WebAssembly component implementing the `gavel:policy` WIT
+//! world) in priority order, under fuel, memory and time limits, and
+//! returns a [`Decision`]: approve, deny or escalate.
+//!
+//! ```no_run
+//! use gavel::{ArtifactCache, PolicyEngine, PolicySet, Request};
+//! use std::path::Path;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = PolicyEngine::new()?;
+//! let cache = ArtifactCache::open(Path::new("gavel-data"), engine.engine())?;
+//! let policies = PolicySet::load(Path::new("policies-wasm"), &engine, &cache)?;
+//! let request = Request::from_json(r#"{"agent_id":"financial-advisor","action":"delete_account"}"#)?;
+//! let decision = policies.evaluate(&request);
+//! println!("{}", decision.to_json());
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod action_pattern;
+pub mod artifact_cache;
+pub mod bindings;
+pub mod decision;
+pub mod engine;
+pub mod load_error;
+pub mod manifest;
+pub mod policy;
+pub mod policy_failure;
+pub mod policy_instance;
+pub mod policy_set;
+pub mod request;
+pub mod sandbox;
+
+pub use artifact_cache::ArtifactCache;
+pub use decision::{Decision, PolicyRun, Reason, RunVerdict, Verdict};
+pub use engine::PolicyEngine;
+pub use load_error::LoadError;
+pub use manifest::{Isolation, Manifest, Mode, OnError};
+pub use policy::Policy;
+pub use policy_failure::PolicyFailure;
+pub use policy_set::PolicySet;
+pub use request::{Request, RequestError};

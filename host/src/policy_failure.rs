@@ -1,0 +1,161 @@
+//! How a policy can fail, and the stable code each failure is reported as.
+//! Every failure is contained: the host survives it and the decision
+//! follows the policy's `on_error`.
+
+use crate::bindings::v0_1 as wit;
+use crate::manifest::Limits;
+use crate::sandbox::MemoryCapExceeded;
+use wasmtime::Trap;
+
+/// Longest reason message a policy may return, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Longest reason code, in bytes.
+pub const MAX_CODE_BYTES: usize = 64;
+
+/// A contained policy failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyFailure {
+    /// The policy used all its fuel.
+    OutOfFuel {
+        /// The fuel it had.
+        limit: u64,
+    },
+    /// The policy passed its wall-clock deadline.
+    Timeout {
+        /// The deadline, in milliseconds.
+        limit_ms: u128,
+    },
+    /// The policy tried to grow a memory past its cap.
+    OutOfMemory {
+        /// The cap, in bytes.
+        cap_bytes: usize,
+    },
+    /// The policy trapped (panic, `unreachable`, bad memory access, a
+    /// forbidden host call, ...).
+    Trap(String),
+    /// The policy answered with a malformed verdict.
+    InvalidVerdict(String),
+    /// A new instance of the policy could not be started.
+    Instantiate(String),
+}
+
+impl PolicyFailure {
+    /// The stable code: `out-of-fuel`, `timeout`, `out-of-memory`, `trap`,
+    /// `invalid-verdict` or `instantiate-failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyFailure::OutOfFuel { .. } => "out-of-fuel",
+            PolicyFailure::Timeout { .. } => "timeout",
+            PolicyFailure::OutOfMemory { .. } => "out-of-memory",
+            PolicyFailure::Trap(_) => "trap",
+            PolicyFailure::InvalidVerdict(_) => "invalid-verdict",
+            PolicyFailure::Instantiate(_) => "instantiate-failed",
+        }
+    }
+
+    /// A message naming the policy and the failure.
+    pub fn message(&self, policy: &str) -> String {
+        match self {
+            PolicyFailure::OutOfFuel { limit } => {
+                format!("policy `{policy}` ran out of fuel (limit {limit})")
+            }
+            PolicyFailure::Timeout { limit_ms } => {
+                format!("policy `{policy}` exceeded its deadline of {limit_ms} ms")
+            }
+            PolicyFailure::OutOfMemory { cap_bytes } => format!(
+                "policy `{policy}` exceeded its memory cap of {} MiB",
+                cap_bytes >> 20
+            ),
+            PolicyFailure::Trap(what) => format!("policy `{policy}` trapped: {what}"),
+            PolicyFailure::InvalidVerdict(what) => {
+                format!("policy `{policy}` returned an invalid verdict: {what}")
+            }
+            PolicyFailure::Instantiate(what) => {
+                format!("policy `{policy}` could not be started: {what}")
+            }
+        }
+    }
+
+    /// Classify an error from calling into a policy.
+    pub fn from_call_error(error: &wasmtime::Error, limits: &Limits) -> Self {
+        if let Some(cap) = error.downcast_ref::<MemoryCapExceeded>() {
+            return PolicyFailure::OutOfMemory {
+                cap_bytes: cap.cap_bytes,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PolicyFailure::OutOfFuel { limit: limits.fuel },
+            Some(Trap::Interrupt) => PolicyFailure::Timeout {
+                limit_ms: limits.timeout.as_millis(),
+            },
+            Some(trap) => PolicyFailure::Trap(trap.to_string()),
+            None => PolicyFailure::Trap(first_line(&format!("{error:#}"))),
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("unknown error");
+    line.chars().take(300).collect()
+}
+
+/// Check a verdict's reason against the contract: a code of 1..64
+/// lowercase letters, digits and `-`, and a message of at most 4 KiB.
+pub fn check_verdict(verdict: &wit::Verdict) -> Result<(), PolicyFailure> {
+    let reason = match verdict {
+        wit::Verdict::Approve => return Ok(()),
+        wit::Verdict::Deny(r) | wit::Verdict::Escalate(r) => r,
+    };
+    let code_ok = !reason.code.is_empty()
+        && reason.code.len() <= MAX_CODE_BYTES
+        && reason
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok {
+        let shown: String = reason.code.chars().take(MAX_CODE_BYTES + 1).collect();
+        return Err(PolicyFailure::InvalidVerdict(format!(
+            "reason code {shown:?} is not 1..{MAX_CODE_BYTES} characters of a-z, 0-9 and -"
+        )));
+    }
+    if reason.message.len() > MAX_MESSAGE_BYTES {
+        return Err(PolicyFailure::InvalidVerdict(format!(
+            "reason message is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+            reason.message.len()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deny(code: &str, message: &str) -> wit::Verdict {
+        wit::Verdict::Deny(wit::Reason {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        })
+    }
+
+    #[test]
+    fn checks_reason_codes() {
+        let cases = [
+            ("over-limit", true),
+            ("a", true),
+            ("x1-2", true),
+            ("", false),
+            ("Over-Limit", false),
+            ("over limit", false),
+            ("über", false),
+        ];
+        for (code, ok) in cases {
+            assert_eq!(check_verdict(&deny(code, "m")).is_ok(), ok, "{code}");
+        }
+        assert!(check_verdict(&deny(&"x".repeat(64), "m")).is_ok());
+        assert!(check_verdict(&deny(&"x".repeat(65), "m")).is_err());
+        assert!(check_verdict(&deny("c", &"m".repeat(MAX_MESSAGE_BYTES))).is_ok());
+        assert!(check_verdict(&deny("c", &"m".repeat(MAX_MESSAGE_BYTES + 1))).is_err());
+        assert!(check_verdict(&wit::Verdict::Approve).is_ok());
+    }
+}

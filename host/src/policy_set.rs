@@ -1,0 +1,196 @@
+//! A loaded policy directory, and the evaluation semantics.
+//!
+//! 1. If `require_registered_agents` is set and the agent is not in the
+//!    registry: deny, code `unregistered-agent`.
+//! 2. Applicable policies (their `applies_to` matches the action) run in
+//!    descending priority, ties by name.
+//! 3. The first deny from an enforce-mode policy is final: lower-priority
+//!    enforce policies do not run. An escalate is remembered and evaluation
+//!    goes on; a later deny still wins. No deny and no escalate: approve.
+//! 4. A failing policy is contained: with `on_error = "deny"` the decision
+//!    is deny with the failure's code; with `"skip"` it is recorded and
+//!    ignored.
+//! 5. Shadow-mode policies always run and are reported, but never change
+//!    the verdict.
+
+use crate::artifact_cache::ArtifactCache;
+use crate::bindings::v0_1 as wit;
+use crate::decision::{Decision, PolicyRun, Reason, RunVerdict, Verdict};
+use crate::engine::PolicyEngine;
+use crate::load_error::LoadError;
+use crate::manifest::{AgentEntry, Manifest, Mode, OnError};
+use crate::policy::Policy;
+use crate::request::Request;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The policy name used for the runtime's own reasons.
+pub const RUNTIME_POLICY: &str = "gavel";
+
+/// A policy directory, loaded and ready.
+#[derive(Debug)]
+pub struct PolicySet {
+    dir: PathBuf,
+    require_registered_agents: bool,
+    agents: BTreeMap<String, AgentEntry>,
+    /// In evaluation order.
+    policies: Vec<Policy>,
+}
+
+impl PolicySet {
+    /// Load `dir/policies.toml` and every component it names. Any problem
+    /// refuses the whole directory: a broken manifest never goes live.
+    pub fn load(
+        dir: &Path,
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+    ) -> Result<Self, LoadError> {
+        let manifest = Manifest::load(dir)?;
+        let file = manifest.file.clone();
+        let mut policies = manifest
+            .policies
+            .into_iter()
+            .map(|entry| Policy::load(engine, cache, entry, &file))
+            .collect::<Result<Vec<_>, _>>()?;
+        policies.sort_by(|a, b| {
+            b.entry
+                .priority
+                .cmp(&a.entry.priority)
+                .then_with(|| a.entry.name.cmp(&b.entry.name))
+        });
+        Ok(PolicySet {
+            dir: dir.to_path_buf(),
+            require_registered_agents: manifest.require_registered_agents,
+            agents: manifest.agents,
+            policies,
+        })
+    }
+
+    /// The directory this set was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The policies, in evaluation order.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// The agent registry.
+    pub fn agents(&self) -> &BTreeMap<String, AgentEntry> {
+        &self.agents
+    }
+
+    /// Decide one request.
+    pub fn evaluate(&self, request: &Request) -> Decision {
+        let registered = self.agents.get(&request.agent_id);
+        if self.require_registered_agents && registered.is_none() {
+            return Decision {
+                request_id: request.request_id.clone(),
+                verdict: Verdict::Deny,
+                reasons: vec![Reason {
+                    policy: RUNTIME_POLICY.to_owned(),
+                    verdict: Verdict::Deny,
+                    code: "unregistered-agent".to_owned(),
+                    message: format!("agent `{}` is not in the registry", request.agent_id),
+                }],
+                policies: Vec::new(),
+            };
+        }
+        let wit_request = to_wit(request, registered);
+        let mut reasons = Vec::new();
+        let mut runs = Vec::new();
+        let mut denied = false;
+        let mut escalated = false;
+        for policy in self
+            .policies
+            .iter()
+            .filter(|p| p.applies_to(&request.action))
+        {
+            let shadow = policy.entry.mode == Mode::Shadow;
+            if denied && !shadow {
+                continue;
+            }
+            let result = policy.evaluate(&wit_request);
+            let (verdict, reason) = match &result.outcome {
+                Ok(wit::Verdict::Approve) => (RunVerdict::Approve, None),
+                Ok(wit::Verdict::Deny(r)) => {
+                    (RunVerdict::Deny, Some((r.code.clone(), r.message.clone())))
+                }
+                Ok(wit::Verdict::Escalate(r)) => (
+                    RunVerdict::Escalate,
+                    Some((r.code.clone(), r.message.clone())),
+                ),
+                Err(failure) => (
+                    RunVerdict::Error,
+                    Some((failure.code().to_owned(), failure.message(policy.name()))),
+                ),
+            };
+            if !shadow {
+                let counted = match verdict {
+                    RunVerdict::Approve => None,
+                    RunVerdict::Deny => Some(Verdict::Deny),
+                    RunVerdict::Escalate => Some(Verdict::Escalate),
+                    RunVerdict::Error => match policy.entry.on_error {
+                        OnError::Deny => Some(Verdict::Deny),
+                        OnError::Skip => None,
+                    },
+                };
+                if let (Some(v), Some((code, message))) = (counted, &reason) {
+                    denied |= v == Verdict::Deny;
+                    escalated |= v == Verdict::Escalate;
+                    reasons.push(Reason {
+                        policy: policy.name().to_owned(),
+                        verdict: v,
+                        code: code.clone(),
+                        message: message.clone(),
+                    });
+                }
+            }
+            let (code, message) = reason.unzip();
+            runs.push(PolicyRun {
+                policy: policy.name().to_owned(),
+                digest: policy.digest.clone(),
+                verdict,
+                code,
+                message,
+                fuel: result.fuel,
+                micros: result.micros,
+                shadow,
+            });
+        }
+        let verdict = if denied {
+            Verdict::Deny
+        } else if escalated {
+            Verdict::Escalate
+        } else {
+            Verdict::Approve
+        };
+        Decision {
+            request_id: request.request_id.clone(),
+            verdict,
+            reasons,
+            policies: runs,
+        }
+    }
+}
+
+/// The request as policies receive it, with the registry's facts.
+fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
+    wit::Request {
+        request_id: request.request_id.clone(),
+        agent: wit::Agent {
+            id: request.agent_id.clone(),
+            registered: registered.is_some(),
+            risk_tier: registered.map(|a| a.risk_tier),
+            owner: registered.and_then(|a| a.owner.clone()),
+        },
+        action: request.action.clone(),
+        params: request.params_json(),
+        amount: request.amount,
+        currency: request.currency.clone(),
+        timestamp_ms: request.timestamp_ms,
+        session_id: request.session_id.clone(),
+        user_id: request.user_id.clone(),
+    }
+}

@@ -1,0 +1,184 @@
+//! The request a policy judges, with typed access to its parts.
+
+use crate::bindings::exports::gavel::policy::policy as wit;
+use serde_json::Value;
+
+/// The acting agent and what the operator's registry says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    /// The agent's id.
+    pub id: String,
+    /// Whether the agent is in the operator's registry.
+    pub registered: bool,
+    /// 1 (low) .. 4 (critical), when registered.
+    pub risk_tier: Option<u8>,
+    /// The owning team, when registered.
+    pub owner: Option<String>,
+}
+
+/// An action an agent wants to take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The host's id for this request.
+    pub request_id: String,
+    /// Who is acting.
+    pub agent: Agent,
+    /// The action's name, e.g. `send_email`.
+    pub action: String,
+    /// The action's parameters; always a JSON object.
+    pub params: Value,
+    /// Finite and >= 0 when present.
+    pub amount: Option<f64>,
+    /// The currency of `amount`, as the host gave it.
+    pub currency: Option<String>,
+    /// When the action was requested, in UTC milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The agent's session, if the host gave one.
+    pub session_id: Option<String>,
+    /// The human on whose behalf the agent acts, if the host gave one.
+    pub user_id: Option<String>,
+}
+
+/// One string value inside `params`, with its JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamString<'a> {
+    /// Where the string sits, e.g. `params.to`, `params.items[2].note` or
+    /// `params["odd key"]`.
+    pub path: String,
+    /// The string itself.
+    pub value: &'a str,
+}
+
+impl Request {
+    /// Convert the host's request. Fails only if `params` is not a JSON
+    /// object, which the host never sends.
+    pub(crate) fn from_wit(r: wit::Request) -> Result<Self, String> {
+        let params: Value = serde_json::from_str(&r.params)
+            .map_err(|e| format!("params is not valid JSON: {e}"))?;
+        if !params.is_object() {
+            return Err("params is not a JSON object".to_owned());
+        }
+        Ok(Request {
+            request_id: r.request_id,
+            agent: Agent {
+                id: r.agent.id,
+                registered: r.agent.registered,
+                risk_tier: r.agent.risk_tier,
+                owner: r.agent.owner,
+            },
+            action: r.action,
+            params,
+            amount: r.amount,
+            currency: r.currency,
+            timestamp_ms: r.timestamp_ms,
+            session_id: r.session_id,
+            user_id: r.user_id,
+        })
+    }
+
+    /// Every string value anywhere in `params` (nested objects and arrays
+    /// included), each with its JSON path, in document order.
+    pub fn param_strings(&self) -> Vec<ParamString<'_>> {
+        let mut out = Vec::new();
+        // An explicit stack instead of recursion: the depth of `params` is
+        // the caller's, not ours.
+        let mut stack: Vec<(String, &Value)> = vec![("params".to_owned(), &self.params)];
+        while let Some((path, value)) = stack.pop() {
+            match value {
+                Value::String(s) => out.push(ParamString { path, value: s }),
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        stack.push((format!("{path}[{i}]"), item));
+                    }
+                }
+                Value::Object(map) => {
+                    let entries: Vec<_> = map.iter().collect();
+                    for (key, item) in entries.into_iter().rev() {
+                        stack.push((child_path(&path, key), item));
+                    }
+                }
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The string parameter `key` at the top level of `params`, if any.
+    pub fn param_str(&self, key: &str) -> Option<&str> {
+        self.params.get(key).and_then(Value::as_str)
+    }
+}
+
+fn child_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        format!("{parent}.{key}")
+    } else {
+        format!("{parent}[{}]", Value::String(key.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(params: Value) -> Request {
+        Request {
+            request_id: "r".into(),
+            agent: Agent {
+                id: "a".into(),
+                registered: false,
+                risk_tier: None,
+                owner: None,
+            },
+            action: "x".into(),
+            params,
+            amount: None,
+            currency: None,
+            timestamp_ms: 0,
+            session_id: None,
+            user_id: None,
+        }
+    }
+
+    #[test]
+    fn walks_nested_strings_with_paths() {
+        let r = request(json!({
+            "to": "a@b.c",
+            "n": 3,
+            "items": [{"note": "x"}, "y", null],
+            "odd key": {"deep": ["z"]}
+        }));
+        let got: Vec<(String, &str)> = r
+            .param_strings()
+            .into_iter()
+            .map(|p| (p.path, p.value))
+            .collect();
+        // serde_json keeps object keys sorted.
+        assert_eq!(
+            got,
+            vec![
+                ("params.items[0].note".to_owned(), "x"),
+                ("params.items[1]".to_owned(), "y"),
+                ("params[\"odd key\"].deep[0]".to_owned(), "z"),
+                ("params.to".to_owned(), "a@b.c"),
+            ]
+        );
+    }
+
+    #[test]
+    fn walks_deep_nesting_without_recursion() {
+        let mut v = json!("leaf");
+        for _ in 0..1_000 {
+            v = json!([v]);
+        }
+        let r = request(json!({ "deep": v }));
+        let strings = r.param_strings();
+        assert_eq!(strings.len(), 1);
+        assert_eq!(strings[0].value, "leaf");
+    }
+}
