@@ -29,6 +29,7 @@ test:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	cd policies-src && $(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
 wasm-target:

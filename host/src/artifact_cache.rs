@@ -10,6 +10,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -97,12 +98,17 @@ impl ArtifactCache {
         let bytes = component
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        // Unique per process and per call: concurrent loaders of the same
+        // component never write into each other's temporary file.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("artifact");
         let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("artifact"),
-            std::process::id()
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&tmp, &bytes)?;
         // Rename is atomic: a reader sees no artifact or a whole one.

@@ -191,9 +191,7 @@ impl Manifest {
                 policy: label.clone(),
                 problem,
             };
-            let raw: RawPolicy = value
-                .try_into()
-                .map_err(|e: toml::de::Error| policy_error(toml_problem(&e)))?;
+            let raw: RawPolicy = entry_from_toml(value).map_err(policy_error)?;
             let entry = check_policy(raw, dir, default_isolation).map_err(policy_error)?;
             if !names.insert(entry.name.clone()) {
                 return Err(policy_error("duplicate policy name".to_owned()));
@@ -271,6 +269,19 @@ fn check_policy(
 /// toml's message, without its source excerpt.
 fn toml_problem(e: &toml::de::Error) -> String {
     e.message().trim().to_owned()
+}
+
+/// Deserialize one entry; a problem with a key names the key.
+fn entry_from_toml<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let problem = toml_problem(e.inner());
+        if path == "." {
+            problem
+        } else {
+            format!("`{path}`: {problem}")
+        }
+    })
 }
 
 /// Convert a TOML value to JSON; `path` names it in errors.

@@ -89,7 +89,9 @@ impl PolicyFailure {
                 limit_ms: limits.timeout.as_millis(),
             },
             Some(trap) => PolicyFailure::Trap(trap.to_string()),
-            None => PolicyFailure::Trap(first_line(&format!("{error:#}"))),
+            // A host function refused the call (e.g. an attempt to sleep):
+            // its own message is the useful part, not wasmtime's context.
+            None => PolicyFailure::Trap(first_line(&error.root_cause().to_string())),
         }
     }
 }

@@ -28,7 +28,7 @@ impl std::error::Error for ConfigError {}
 pub fn parse_config<C: DeserializeOwned>(text: &str) -> Result<C, ConfigError> {
     let mut unknown: Vec<String> = Vec::new();
     let mut json = serde_json::Deserializer::from_str(text);
-    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(key_path(&path));
     let tracked = serde_ignored::Deserializer::new(&mut json, &mut on_unknown);
     let parsed: Result<C, _> = serde_path_to_error::deserialize(tracked);
     let config = match parsed {
@@ -48,6 +48,22 @@ pub fn parse_config<C: DeserializeOwned>(text: &str) -> Result<C, ConfigError> {
     match unknown.first() {
         Some(key) => Err(ConfigError(format!("unknown config key `{key}`"))),
         None => Ok(config),
+    }
+}
+
+/// A path as the operator wrote it: `limits.default.max`, `allowed[2]`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => match key_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => key_path(parent),
     }
 }
 

@@ -63,9 +63,9 @@ fn eval_stream(set: &PolicySet) -> anyhow::Result<u8> {
 }
 
 fn error_line(message: &str, line: Option<usize>) -> String {
-    let mut obj = serde_json::json!({ "error": message });
-    if let Some(n) = line {
-        obj["line"] = serde_json::json!(n);
+    match line {
+        Some(n) => serde_json::json!({ "error": message, "line": n }),
+        None => serde_json::json!({ "error": message }),
     }
-    obj.to_string()
+    .to_string()
 }

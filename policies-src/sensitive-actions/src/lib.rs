@@ -40,7 +40,10 @@ impl Policy for SensitiveActions {
     fn new(config: Config) -> Result<Self, ConfigError> {
         Ok(SensitiveActions {
             forbidden: ActionPattern::parse_list("forbidden", &config.forbidden)?,
-            require_approval: ActionPattern::parse_list("require_approval", &config.require_approval)?,
+            require_approval: ActionPattern::parse_list(
+                "require_approval",
+                &config.require_approval,
+            )?,
             allowed: config
                 .allowed
                 .map(|list| ActionPattern::parse_list("allowed", &list))

@@ -18,7 +18,11 @@ impl Policy for GarbageVerdict {
     type Config = Config;
 
     fn metadata() -> Metadata {
-        Metadata::new("hostile-garbage-verdict", "0.1.0", "Returns malformed verdicts.")
+        Metadata::new(
+            "hostile-garbage-verdict",
+            "0.1.0",
+            "Returns malformed verdicts.",
+        )
     }
 
     fn new(config: Config) -> Result<Self, ConfigError> {

@@ -13,7 +13,11 @@ impl Policy for MemoryHog {
     type Config = Config;
 
     fn metadata() -> Metadata {
-        Metadata::new("hostile-memory-hog", "0.1.0", "Allocates until something stops it.")
+        Metadata::new(
+            "hostile-memory-hog",
+            "0.1.0",
+            "Allocates until something stops it.",
+        )
     }
 
     fn new(_: Config) -> Result<Self, ConfigError> {

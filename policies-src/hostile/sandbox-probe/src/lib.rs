@@ -15,7 +15,11 @@ impl Policy for SandboxProbe {
     type Config = Config;
 
     fn metadata() -> Metadata {
-        Metadata::new("hostile-sandbox-probe", "0.1.0", "Tries to escape the sandbox.")
+        Metadata::new(
+            "hostile-sandbox-probe",
+            "0.1.0",
+            "Tries to escape the sandbox.",
+        )
     }
 
     fn new(_: Config) -> Result<Self, ConfigError> {
