@@ -114,3 +114,8 @@ macro_rules! export_policy {
         };
     };
 }
+
+/// The README's Rust examples, compiled as doctests so they stay real.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme_examples {}
