@@ -24,8 +24,12 @@ run: build
 	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
 	$(GAVEL) eval --policies policies-wasm --data-dir $(DATA) < examples/actions.jsonl
 
-test:
+# Host and SDK tests, the policies' native unit tests, then every policy's
+# case files through `gavel test` against the built components.
+test: build
 	$(CARGO) test --release --locked --workspace
+	cd policies-src && $(CARGO) test --release --locked
+	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
 
 lint:
 	$(CARGO) fmt --all -- --check

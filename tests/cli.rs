@@ -310,3 +310,60 @@ fn corrupt_cached_artifact_is_recompiled() {
     let o = gavel(&args, data.path(), None);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn gavel_test_reports_each_case_and_fails_on_a_wrong_expectation() {
+    let data = tempfile::tempdir().unwrap();
+    let cases = tempfile::tempdir().unwrap();
+    let tests_dir = cases.path().join("tests");
+    std::fs::create_dir(&tests_dir).unwrap();
+    let good = "component = \"sensitive_actions.wasm\"\n[configs.default]\nforbidden = [\"nuke\"]\n\
+        [[case]]\nname = \"nuke denied\"\nrequest = { agent_id = \"a\", action = \"nuke\" }\nexpect = \"deny\"\ncode = \"forbidden-action\"\n\
+        [[case]]\nname = \"read approved\"\nrequest = { agent_id = \"a\", action = \"read\" }\nexpect = \"approve\"\n";
+    std::fs::write(tests_dir.join("good.toml"), good).unwrap();
+    let path = cases.path().display().to_string();
+    let o = gavel(
+        &["test", &path, "--policies", &shipped_dir()],
+        data.path(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pass  ") && stdout(&o).contains("2 passed, 0 failed"),
+        "{}",
+        stdout(&o)
+    );
+
+    let wrong = good.replace(
+        "expect = \"approve\"",
+        "expect = \"escalate\"\ncode = \"approval-required\"",
+    );
+    std::fs::write(tests_dir.join("wrong.toml"), wrong).unwrap();
+    let o = gavel(
+        &["test", &path, "--policies", &shipped_dir()],
+        data.path(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL")
+            && out.contains("read approved")
+            && out.contains("expected escalate/approval-required, got approve"),
+        "{out}"
+    );
+    assert!(out.contains("3 passed, 1 failed"), "{out}");
+
+    std::fs::write(tests_dir.join("broken.toml"), "component = 1").unwrap();
+    let o = gavel(
+        &["test", &path, "--policies", &shipped_dir()],
+        data.path(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("ERROR") && stdout(&o).contains("broken.toml"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -24,6 +24,8 @@
 pub mod action_pattern;
 pub mod artifact_cache;
 pub mod bindings;
+pub mod case_file;
+pub mod case_runner;
 pub mod decision;
 pub mod engine;
 pub mod load_error;
@@ -36,6 +38,8 @@ pub mod request;
 pub mod sandbox;
 
 pub use artifact_cache::ArtifactCache;
+pub use case_file::{CaseFile, CaseFileError};
+pub use case_runner::{CaseOutcome, CaseRunner};
 pub use decision::{Decision, PolicyRun, Reason, RunVerdict, Verdict};
 pub use engine::PolicyEngine;
 pub use load_error::LoadError;

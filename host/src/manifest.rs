@@ -207,6 +207,15 @@ impl Manifest {
     }
 }
 
+/// The limits a `[[policy]]` entry gets when it sets none.
+pub fn default_limits() -> Limits {
+    Limits {
+        fuel: DEFAULT_FUEL,
+        memory_bytes: usize::try_from(DEFAULT_MEMORY_MB << 20).unwrap_or(usize::MAX),
+        timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+    }
+}
+
 fn check_policy(
     raw: RawPolicy,
     dir: &Path,
@@ -285,7 +294,7 @@ fn entry_from_toml<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result
 }
 
 /// Convert a TOML value to JSON; `path` names it in errors.
-fn toml_to_json(value: toml::Value, path: &str) -> Result<Json, String> {
+pub(crate) fn toml_to_json(value: toml::Value, path: &str) -> Result<Json, String> {
     Ok(match value {
         toml::Value::String(s) => Json::String(s),
         toml::Value::Integer(i) => Json::from(i),

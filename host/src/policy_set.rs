@@ -45,7 +45,15 @@ impl PolicySet {
         engine: &PolicyEngine,
         cache: &ArtifactCache,
     ) -> Result<Self, LoadError> {
-        let manifest = Manifest::load(dir)?;
+        Self::from_manifest(Manifest::load(dir)?, engine, cache)
+    }
+
+    /// Load every component a parsed manifest names.
+    pub fn from_manifest(
+        manifest: Manifest,
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+    ) -> Result<Self, LoadError> {
         let file = manifest.file.clone();
         let mut policies = manifest
             .policies
@@ -59,7 +67,7 @@ impl PolicySet {
                 .then_with(|| a.entry.name.cmp(&b.entry.name))
         });
         Ok(PolicySet {
-            dir: dir.to_path_buf(),
+            dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
             require_registered_agents: manifest.require_registered_agents,
             agents: manifest.agents,
             policies,

@@ -4,6 +4,7 @@
 mod eval;
 mod policies;
 mod runtime;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List the loaded policies in evaluation order.
     Policies(policies::PoliciesArgs),
+    /// Run policy test cases (tests/*.toml data files) against built
+    /// components. Exits 1 if any case fails.
+    Test(test::TestArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -53,6 +57,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Eval(args) => eval::run(args),
         Command::Policies(args) => policies::run(args),
+        Command::Test(args) => test::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
