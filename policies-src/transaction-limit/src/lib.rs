@@ -475,6 +475,25 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_limits_are_refused() {
+        let config = |max: f64, approval_above: Option<f64>| Config {
+            actions: vec!["pay".into()],
+            currency: None,
+            limits: BTreeMap::from([(
+                "default".to_owned(),
+                LimitConfig {
+                    max,
+                    approval_above,
+                },
+            )]),
+        };
+        let e = TransactionLimit::new(config(f64::INFINITY, None)).unwrap_err();
+        assert!(e.0.contains("`limits.default.max`"), "{e}");
+        let e = TransactionLimit::new(config(10.0, Some(f64::NAN))).unwrap_err();
+        assert!(e.0.contains("`limits.default.approval_above`"), "{e}");
+    }
+
+    #[test]
     fn non_finite_amount_fails_closed() {
         let v = standard().evaluate(&request("a", "pay_x", Some(f64::NAN), None));
         assert!(v.is_approve(), "unlisted action");
