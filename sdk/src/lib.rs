@@ -96,9 +96,13 @@ pub trait Policy: Sized + 'static {
 
 /// Export a [`Policy`] implementation as the component's `gavel:policy`
 /// world. Call it once, at the crate's top level.
+///
+/// It expands only when building for WebAssembly, so the same crate also
+/// builds natively for unit tests of the policy's logic.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct GavelPolicyComponent;
 
