@@ -30,6 +30,8 @@ test: build
 	$(CARGO) test --release --locked --workspace
 	cd policies-src && $(CARGO) test --release --locked
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
+	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
+	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -49,6 +51,12 @@ policies: wasm-target
 	  case $$name in hostile_*) dest=tests/fixtures/$$name ;; *) dest=policies-wasm/$$name ;; esac; \
 	  if cmp -s $$f $$dest; then echo "unchanged  $$dest"; else cp $$f $$dest; echo "updated    $$dest"; fi; \
 	done
+	FORCE=$(PY_FORCE) policies-src/sensitive-actions-py/build.sh policies-wasm/sensitive_actions_py.wasm
+
+# componentize-py output differs on every build, so locally the Python
+# component is rebuilt only when its sources change (build.sh stamps it with
+# their digest); CI sets PY_FORCE=1 to rebuild it from source regardless.
+PY_FORCE ?= 0
 
 bench:
 	$(CARGO) bench --locked -p gavel
