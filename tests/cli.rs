@@ -254,15 +254,33 @@ fn data_dir_holds_the_artifact_cache_and_is_reused() {
     let artifacts: Vec<_> = std::fs::read_dir(data.path().join("artifacts"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
-    assert_eq!(
-        artifacts
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-            .count(),
-        1,
-        "{artifacts:?}"
+    // One artifact per distinct component.
+    let listed = gavel(
+        &["policies", "--policies", &shipped_dir(), "--format", "json"],
+        data.path(),
+        None,
     );
+    let digests: std::collections::BTreeSet<String> = stdout(&listed)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["digest"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(artifacts.len(), digests.len(), "{artifacts:?}");
+    for digest in &digests {
+        let hex = digest.trim_start_matches("sha256:");
+        assert!(
+            artifacts
+                .iter()
+                .any(|p| p.file_name().unwrap().to_string_lossy().starts_with(hex)),
+            "{digest}"
+        );
+    }
     let before = std::fs::metadata(&artifacts[0])
         .unwrap()
         .modified()

@@ -30,7 +30,7 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         fixture: "hostile_infinite_loop",
-        keys: "",
+        keys: "fuel = 10000000",
         config: "",
         verdict: Verdict::Deny,
         run: RunVerdict::Error,

@@ -15,8 +15,11 @@ use std::time::Duration;
 /// The manifest's file name inside a policy directory.
 pub const MANIFEST_FILE: &str = "policies.toml";
 
-/// Default fuel per evaluation.
-pub const DEFAULT_FUEL: u64 = 10_000_000;
+/// Default fuel per evaluation. Enough for `pii-egress` to scan a 1 MB
+/// message: about 13 M for prose, 37–76 M for text dense with numbers, up
+/// to 275 M for adversarial input; at roughly 12 fuel per nanosecond a
+/// runaway loop still stops within about 40 ms, inside the default deadline.
+pub const DEFAULT_FUEL: u64 = 500_000_000;
 /// Default memory cap per linear memory, in MiB.
 pub const DEFAULT_MEMORY_MB: u64 = 32;
 /// Default deadline per evaluation, in milliseconds.
