@@ -120,6 +120,7 @@ impl<'a> CaseRunner<'a> {
                 isolation: Isolation::Warm,
                 config: config.to_owned(),
             }],
+            redact: Vec::new(),
         };
         PolicySet::from_manifest(manifest, self.engine, self.cache)
     }

@@ -83,6 +83,19 @@ pub struct PolicyRun {
     pub micros: u64,
     /// Shadow-mode: recorded, never changes the verdict.
     pub shadow: bool,
+    /// Sensitive values the policy found (paths and kinds, never the
+    /// values); the decision log stores those values only as keyed hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+/// A sensitive value a policy found in the request's params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Where, e.g. `params.body` or `params.items[0].note`.
+    pub path: String,
+    /// What, e.g. `email`, `credit_card`.
+    pub kinds: Vec<String>,
 }
 
 /// The answer to one request.

@@ -6,6 +6,7 @@
 
 use crate::action_pattern::ActionPattern;
 use crate::load_error::LoadError;
+use crate::log::RedactionPath;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,6 +116,9 @@ pub struct Manifest {
     pub agents: BTreeMap<String, AgentEntry>,
     /// The policies, in file order.
     pub policies: Vec<PolicyEntry>,
+    /// Param paths whose values the decision log stores only as keyed
+    /// hashes (`params.password`, `params.items[*].ssn`).
+    pub redact: Vec<RedactionPath>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +131,8 @@ struct RawTop {
     agents: toml::Table,
     #[serde(default)]
     policy: Vec<toml::Value>,
+    #[serde(default)]
+    redact: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -201,11 +207,17 @@ impl Manifest {
             }
             policies.push(entry);
         }
+        let redact = top
+            .redact
+            .iter()
+            .map(|p| RedactionPath::parse(p).map_err(|e| manifest_error(format!("redact: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Manifest {
             file: file.to_path_buf(),
             require_registered_agents: top.require_registered_agents,
             agents,
             policies,
+            redact,
         })
     }
 }

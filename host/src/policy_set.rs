@@ -35,6 +35,7 @@ pub struct PolicySet {
     agents: BTreeMap<String, AgentEntry>,
     /// In evaluation order.
     policies: Vec<Policy>,
+    redact: Vec<crate::log::RedactionPath>,
 }
 
 impl PolicySet {
@@ -71,6 +72,7 @@ impl PolicySet {
             require_registered_agents: manifest.require_registered_agents,
             agents: manifest.agents,
             policies,
+            redact: manifest.redact,
         })
     }
 
@@ -82,6 +84,11 @@ impl PolicySet {
     /// The policies, in evaluation order.
     pub fn policies(&self) -> &[Policy] {
         &self.policies
+    }
+
+    /// The manifest's redaction paths.
+    pub fn redact_paths(&self) -> &[crate::log::RedactionPath] {
+        &self.redact
     }
 
     /// The agent registry.
@@ -165,6 +172,7 @@ impl PolicySet {
                 fuel: result.fuel,
                 micros: result.micros,
                 shadow,
+                findings: Vec::new(),
             });
         }
         let verdict = if denied {

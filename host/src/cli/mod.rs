@@ -2,6 +2,7 @@
 //! at the edge, and nowhere in the library.
 
 mod eval;
+mod log;
 mod policies;
 mod runtime;
 mod test;
@@ -42,6 +43,9 @@ enum Command {
     /// Run policy test cases (tests/*.toml data files) against built
     /// components. Exits 1 if any case fails.
     Test(test::TestArgs),
+    /// Read and check the decision log.
+    #[command(subcommand)]
+    Log(log::LogCommand),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Policies(args) => policies::run(args),
         Command::Test(args) => test::run(args),
+        Command::Log(command) => log::run(command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,278 @@
+//! [`DecisionLog`]: open the log, append events, close it.
+
+use super::chain::GENESIS;
+use super::checkpoint::Checkpoint;
+use super::entry::LogEvent;
+use super::keys;
+use super::tables::{
+    self, BY_AGENT, BY_TIME, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS,
+};
+use super::writer::{Head, Job, PendingRecord, Writer};
+use super::{LogError, now_ms};
+use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend};
+use std::path::Path;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// The log's file name in the data directory.
+pub const LOG_FILE: &str = "gavel.redb";
+
+/// When `append` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogMode {
+    /// After the record is committed with `Durability::Immediate`.
+    #[default]
+    Durable,
+    /// After the record is queued; the writer commits it in the background.
+    /// At most [`LogOptions::queue`] queued records plus the batch being
+    /// committed can be lost in a crash.
+    Buffered,
+}
+
+/// How the log runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Durable or buffered.
+    pub mode: LogMode,
+    /// Records between signed checkpoints.
+    pub checkpoint_every: u64,
+    /// Capacity of the writer's queue (the buffered loss window, and the
+    /// backpressure point).
+    pub queue: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            mode: LogMode::Durable,
+            checkpoint_every: 1000,
+            queue: 4096,
+        }
+    }
+}
+
+/// What `append` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Committed durably as this sequence number.
+    Committed(u64),
+    /// Queued for the writer (buffered mode).
+    Queued,
+}
+
+/// The append-only decision log.
+pub struct DecisionLog {
+    db: Arc<Database>,
+    jobs: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    options: LogOptions,
+    failure: Arc<Mutex<Option<String>>>,
+    generation: u64,
+}
+
+impl std::fmt::Debug for DecisionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionLog")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecisionLog {
+    /// Open (or create) `data_dir/gavel.redb`, with the signing key from
+    /// the data directory.
+    pub fn open(data_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
+        std::fs::create_dir_all(data_dir).map_err(LogError::storage)?;
+        let key = keys::signing_key(data_dir)?;
+        let path = data_dir.join(LOG_FILE);
+        let db = Database::create(&path)
+            .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
+        Self::start(db, key, options)
+    }
+
+    /// Open a log on a custom storage backend (used to test I/O failures).
+    pub fn open_with_backend(
+        backend: impl StorageBackend,
+        key: ed25519_dalek::SigningKey,
+        options: LogOptions,
+    ) -> Result<Self, LogError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(LogError::storage)?;
+        Self::start(db, key, options)
+    }
+
+    fn start(
+        db: Database,
+        key: ed25519_dalek::SigningKey,
+        options: LogOptions,
+    ) -> Result<Self, LogError> {
+        let db = Arc::new(db);
+        let (head, generation) = init_tables(&db)?;
+        let failure = Arc::new(Mutex::new(None));
+        let (jobs, queue) = sync_channel(options.queue.max(1));
+        let writer = Writer::new(
+            db.clone(),
+            key,
+            head,
+            options.checkpoint_every,
+            failure.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name("gavel-log-writer".to_owned())
+            .spawn(move || writer.run(queue))
+            .map_err(|e| LogError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        Ok(DecisionLog {
+            db,
+            jobs: Some(jobs),
+            writer: Some(handle),
+            options,
+            failure,
+            generation,
+        })
+    }
+
+    /// The database, for reading (readers never block the writer).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The last policy-set generation recorded when the log was opened.
+    pub fn last_generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The log's mode.
+    pub fn mode(&self) -> LogMode {
+        self.options.mode
+    }
+
+    /// Record an event. In durable mode this returns once the record is
+    /// committed; in buffered mode once it is queued. An error means the
+    /// event is not (and will not be) recorded: callers must fail closed.
+    pub fn append(&self, event: &LogEvent, generation: u64) -> Result<Appended, LogError> {
+        if let Some(why) = self.failure.lock().ok().and_then(|f| f.clone())
+            && self.options.mode == LogMode::Buffered
+        {
+            // Buffered records may already have been lost: refuse everything
+            // from now on rather than approve without a trail.
+            return Err(LogError::Unavailable(format!(
+                "an earlier write failed: {why}"
+            )));
+        }
+        let agent_id = match event {
+            LogEvent::Decision(d) => Some(d.request.agent_id.clone()),
+            _ => None,
+        };
+        let record = PendingRecord {
+            time_ms: now_ms(),
+            generation,
+            event_json: serde_json::to_vec(event).map_err(|e| LogError::Encode(e.to_string()))?,
+            agent_id,
+        };
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?;
+        let gone = || LogError::Unavailable("the writer thread has stopped".to_owned());
+        match self.options.mode {
+            LogMode::Buffered => {
+                jobs.send(Job::Append(record, None)).map_err(|_| gone())?;
+                Ok(Appended::Queued)
+            }
+            LogMode::Durable => {
+                let (ack, done) = sync_channel(1);
+                jobs.send(Job::Append(record, Some(ack)))
+                    .map_err(|_| gone())?;
+                let seq = done.recv().map_err(|_| gone())??;
+                Ok(Appended::Committed(seq))
+            }
+        }
+    }
+
+    /// Write a signed checkpoint of the current head now (after every
+    /// queued record) and return it; `None` for an empty log.
+    pub fn checkpoint(&self) -> Result<Option<Checkpoint>, LogError> {
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?;
+        let (ack, done) = sync_channel(1);
+        let gone = || LogError::Unavailable("the writer thread has stopped".to_owned());
+        jobs.send(Job::Checkpoint(ack)).map_err(|_| gone())?;
+        done.recv().map_err(|_| gone())?
+    }
+
+    /// Commit everything queued, write the shutdown checkpoint and stop
+    /// the writer.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), LogError> {
+        drop(self.jobs.take());
+        if let Some(handle) = self.writer.take() {
+            handle
+                .join()
+                .map_err(|_| LogError::Unavailable("the writer thread panicked".to_owned()))?;
+        }
+        match self.failure.lock().ok().and_then(|f| f.clone()) {
+            Some(why) => Err(LogError::Unavailable(why)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for DecisionLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!("closing the decision log: {e}");
+        }
+    }
+}
+
+/// Create the tables if missing and read the head, the last checkpoint and
+/// the last generation.
+fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {
+    let txn = db.begin_write().map_err(LogError::storage)?;
+    {
+        txn.open_table(RECORDS).map_err(LogError::storage)?;
+        txn.open_table(META).map_err(LogError::storage)?;
+        txn.open_table(BY_AGENT).map_err(LogError::storage)?;
+        txn.open_table(BY_TIME).map_err(LogError::storage)?;
+        txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
+    }
+    txn.commit().map_err(LogError::storage)?;
+    let read = db.begin_read().map_err(LogError::storage)?;
+    let meta = read.open_table(META).map_err(LogError::storage)?;
+    let (seq, hash) = match meta.get(HEAD_KEY).map_err(LogError::storage)? {
+        Some(v) => tables::decode_head(v.value())
+            .ok_or_else(|| LogError::Storage("the log's head record is malformed".to_owned()))?,
+        None => (0, GENESIS),
+    };
+    let generation = match meta.get(GENERATION_KEY).map_err(LogError::storage)? {
+        Some(v) => v.value().try_into().map(u64::from_be_bytes).map_err(|_| {
+            LogError::Storage("the log's generation record is malformed".to_owned())
+        })?,
+        None => 0,
+    };
+    let checkpoints = read.open_table(CHECKPOINTS).map_err(LogError::storage)?;
+    let checkpointed = checkpoints
+        .last()
+        .map_err(LogError::storage)?
+        .map(|(k, _)| k.value())
+        .unwrap_or(0);
+    Ok((
+        Head {
+            seq,
+            hash,
+            checkpointed,
+        },
+        generation,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

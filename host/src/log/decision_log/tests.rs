@@ -1,0 +1,212 @@
+use super::*;
+use crate::decision::{PolicyRun, Reason, RunVerdict, Verdict};
+use crate::log::entry::{DecisionEntry, LogEntry, LoggedRequest};
+use crate::log::{keys, verify};
+use redb::backends::InMemoryBackend;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn decision(agent: &str, n: usize) -> LogEvent {
+    LogEvent::Decision(DecisionEntry {
+        request: LoggedRequest {
+            request_id: format!("r-{n}"),
+            agent_id: agent.to_owned(),
+            action: "pay".to_owned(),
+            params: serde_json::json!({"to": "acct", "n": n, "x": 1.5})
+                .as_object()
+                .unwrap()
+                .clone(),
+            amount: Some(12.25),
+            currency: Some("USD".to_owned()),
+            timestamp_ms: 1_700_000_000_000,
+            session_id: None,
+            user_id: Some("u".to_owned()),
+        },
+        verdict: Verdict::Deny,
+        reasons: vec![Reason {
+            policy: "p".to_owned(),
+            verdict: Verdict::Deny,
+            code: "over-limit".to_owned(),
+            message: "m".to_owned(),
+        }],
+        policies: vec![PolicyRun {
+            policy: "p".to_owned(),
+            digest: "sha256:00".to_owned(),
+            verdict: RunVerdict::Deny,
+            code: Some("over-limit".to_owned()),
+            message: Some("m".to_owned()),
+            fuel: 10,
+            micros: 2,
+            shadow: false,
+            findings: Vec::new(),
+        }],
+        redactions: Vec::new(),
+    })
+}
+
+#[test]
+fn entry_bytes_are_the_canonical_serialization() {
+    let event = decision("a", 1);
+    let entry = LogEntry {
+        seq: 7,
+        time_ms: -3,
+        generation: 2,
+        event: event.clone(),
+    };
+    let spliced = super::super::writer::entry_bytes(7, -3, 2, &serde_json::to_vec(&event).unwrap());
+    assert_eq!(spliced, entry.canonical_bytes().unwrap());
+    assert_eq!(LogEntry::from_bytes(&spliced).unwrap(), entry);
+}
+
+#[test]
+fn concurrent_durable_appends_are_gap_free_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        checkpoint_every: 50,
+        ..LogOptions::default()
+    };
+    let log = DecisionLog::open(dir.path(), options).unwrap();
+    let seqs = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (log, seqs) = (&log, &seqs);
+            s.spawn(move || {
+                for n in 0..40 {
+                    match log.append(&decision(&format!("agent-{t}"), n), 1).unwrap() {
+                        Appended::Committed(seq) => seqs.lock().unwrap().push(seq),
+                        Appended::Queued => panic!("durable mode queued"),
+                    }
+                }
+            });
+        }
+    });
+    let mut seqs = seqs.into_inner().unwrap();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=320).collect::<Vec<u64>>());
+    log.close().unwrap();
+
+    // Reopen: the sequence continues, and the whole log verifies.
+    let log = DecisionLog::open(dir.path(), options).unwrap();
+    assert_eq!(
+        log.append(&decision("z", 0), 2).unwrap(),
+        Appended::Committed(321)
+    );
+    assert_eq!(log.last_generation(), 1);
+    let trusted = keys::read_public_key(&keys::public_key_path(dir.path())).unwrap();
+    let report = verify(log.database(), &trusted, &[]).unwrap();
+    assert_eq!(report.problems, vec![]);
+    assert_eq!((report.records, report.verified), (321, 321));
+    // Checkpoints every 50 records (at batch ends) and at shutdown.
+    assert!(report.checkpoints >= 320 / 50, "{report:?}");
+    let c = log.checkpoint().unwrap().unwrap();
+    assert_eq!(c.size, 321);
+    c.verify(&trusted).unwrap();
+}
+
+#[test]
+fn buffered_appends_are_all_committed_by_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        mode: LogMode::Buffered,
+        ..LogOptions::default()
+    };
+    let log = DecisionLog::open(dir.path(), options).unwrap();
+    for n in 0..1000 {
+        assert_eq!(log.append(&decision("a", n), 1).unwrap(), Appended::Queued);
+    }
+    log.close().unwrap();
+    let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(
+        log.append(&decision("a", 0), 1).unwrap(),
+        Appended::Committed(1001)
+    );
+}
+
+/// A backend whose writes and syncs fail on demand: a full or broken disk.
+#[derive(Debug)]
+struct FlakyDisk {
+    inner: InMemoryBackend,
+    broken: std::sync::Arc<AtomicBool>,
+}
+
+impl StorageBackend for FlakyDisk {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.fail()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.fail()?;
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.fail()?;
+        self.inner.write(offset, data)
+    }
+}
+
+impl FlakyDisk {
+    fn fail(&self) -> Result<(), std::io::Error> {
+        if self.broken.load(Ordering::SeqCst) {
+            Err(std::io::Error::other("No space left on device"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_failing_disk_fails_every_durable_append() {
+    let broken = std::sync::Arc::new(AtomicBool::new(false));
+    let disk = FlakyDisk {
+        inner: InMemoryBackend::new(),
+        broken: broken.clone(),
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
+    let log = DecisionLog::open_with_backend(disk, key, LogOptions::default()).unwrap();
+    assert_eq!(
+        log.append(&decision("a", 0), 1).unwrap(),
+        Appended::Committed(1)
+    );
+    broken.store(true, Ordering::SeqCst);
+    for n in 0..5 {
+        let err = log.append(&decision("a", n), 1).unwrap_err();
+        assert!(
+            err.to_string().contains("No space left") || err.to_string().contains("storage"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_disk_stops_buffered_mode_for_good() {
+    let broken = std::sync::Arc::new(AtomicBool::new(false));
+    let disk = FlakyDisk {
+        inner: InMemoryBackend::new(),
+        broken: broken.clone(),
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
+    let options = LogOptions {
+        mode: LogMode::Buffered,
+        ..LogOptions::default()
+    };
+    let log = DecisionLog::open_with_backend(disk, key, options).unwrap();
+    broken.store(true, Ordering::SeqCst);
+    // The first appends are queued; once the writer has failed, every
+    // later append is refused.
+    let mut refused = false;
+    for n in 0..10_000 {
+        if log.append(&decision("a", n), 1).is_err() {
+            refused = true;
+            break;
+        }
+        std::thread::yield_now();
+    }
+    assert!(refused, "buffered appends kept succeeding on a broken disk");
+    broken.store(false, Ordering::SeqCst);
+    assert!(log.append(&decision("a", 0), 1).is_err(), "stays refused");
+}

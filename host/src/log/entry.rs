@@ -1,0 +1,161 @@
+//! What the log holds: one [`LogEntry`] per event, serialized canonically.
+//!
+//! The canonical bytes of an entry are its JSON serialization: fields in
+//! declaration order, object keys sorted (serde_json's map is ordered), no
+//! whitespace, shortest round-trip floats. The chain hashes exactly these
+//! bytes, and they are exactly what is stored, so verification never has
+//! to re-serialize anything.
+
+use crate::decision::{PolicyRun, Reason, Verdict};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One record of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntry {
+    /// Gap-free, starting at 1.
+    pub seq: u64,
+    /// When the host logged it, in UTC milliseconds.
+    pub time_ms: i64,
+    /// The policy-set generation in force.
+    pub generation: u64,
+    /// What happened.
+    pub event: LogEvent,
+}
+
+/// The kinds of events the log records, in one sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LogEvent {
+    /// A decision.
+    Decision(DecisionEntry),
+    /// A policy set went live.
+    PolicySetLoaded {
+        /// The policy directory.
+        dir: String,
+        /// `load` at start, `reload` when swapped while serving.
+        cause: String,
+        /// The policies, in evaluation order.
+        policies: Vec<LoggedPolicy>,
+    },
+    /// A policy set was refused; the previous one (if any) stays live.
+    PolicySetRejected {
+        /// The policy directory.
+        dir: String,
+        /// Why.
+        error: String,
+    },
+    /// The kill switch was engaged or released.
+    KillSwitch {
+        /// Engaged (true) or released.
+        engaged: bool,
+        /// Who.
+        actor: String,
+        /// Why.
+        reason: String,
+    },
+    /// A human resolved an escalation.
+    EscalationResolved {
+        /// The escalated decision's request id.
+        request_id: String,
+        /// `approve` or `deny`.
+        resolution: Verdict,
+        /// Who.
+        actor: String,
+        /// Why.
+        note: String,
+    },
+}
+
+impl LogEvent {
+    /// The event kind as stored (`decision`, `policy-set-loaded`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LogEvent::Decision(_) => "decision",
+            LogEvent::PolicySetLoaded { .. } => "policy-set-loaded",
+            LogEvent::PolicySetRejected { .. } => "policy-set-rejected",
+            LogEvent::KillSwitch { .. } => "kill-switch",
+            LogEvent::EscalationResolved { .. } => "escalation-resolved",
+        }
+    }
+}
+
+/// A policy as recorded with a policy-set change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedPolicy {
+    /// Manifest name.
+    pub name: String,
+    /// `sha256:<hex>` of the component.
+    pub digest: String,
+    /// Priority.
+    pub priority: i64,
+    /// `enforce` or `shadow`.
+    pub mode: String,
+    /// The policy's own version.
+    pub version: String,
+}
+
+/// A decision as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionEntry {
+    /// The request, after redaction.
+    pub request: LoggedRequest,
+    /// The final verdict.
+    pub verdict: Verdict,
+    /// Every reason.
+    pub reasons: Vec<Reason>,
+    /// Every policy that ran.
+    pub policies: Vec<PolicyRun>,
+    /// Which param values were replaced by keyed hashes, and why.
+    pub redactions: Vec<Redaction>,
+}
+
+/// The request as recorded: enough to replay it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedRequest {
+    /// The request id.
+    pub request_id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// The action.
+    pub action: String,
+    /// The params, with redacted values replaced by `redacted:hmac-sha256:<hex>`.
+    pub params: Map<String, Value>,
+    /// The amount.
+    pub amount: Option<f64>,
+    /// The currency.
+    pub currency: Option<String>,
+    /// The request's own timestamp, UTC milliseconds.
+    pub timestamp_ms: i64,
+    /// The session.
+    pub session_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+}
+
+/// One redacted param value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// Where, e.g. `params.card.number`.
+    pub path: String,
+    /// `configured` (an operator's redaction path) or the PII kinds a
+    /// policy found there (`email`, `credit_card`, ...).
+    pub kinds: Vec<String>,
+}
+
+impl LogEntry {
+    /// The canonical bytes (what is stored and hashed).
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Decode stored canonical bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}

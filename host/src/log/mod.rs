@@ -1,0 +1,65 @@
+//! The decision log: append-only, tamper-evident, in redb.
+//!
+//! Every decision, and every policy-set change, kill-switch and escalation
+//! event, is a [`LogEntry`] in one gap-free sequence. Each record carries
+//! `h_n = SHA-256(tag ‖ h_{n-1} ‖ n ‖ SHA-256(record))`, written in the same
+//! transaction as the record; every N records and at shutdown the writer
+//! signs a [`Checkpoint`] of (size, head) with Ed25519. See `verify` for
+//! what is checked, and `writer` for the group commit.
+
+mod chain;
+mod checkpoint;
+mod decision_log;
+mod entry;
+pub mod keys;
+mod redaction;
+mod tables;
+mod verify;
+mod writer;
+
+pub use chain::{ChainHash, GENESIS};
+pub use checkpoint::Checkpoint;
+pub use decision_log::{Appended, DecisionLog, LOG_FILE, LogMode, LogOptions};
+pub use entry::{DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, Redaction};
+pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor};
+pub use tables::{BY_AGENT, BY_TIME, CHECKPOINTS, META, RECORDS};
+pub use verify::{VerifyProblem, VerifyReport, verify};
+
+use std::path::PathBuf;
+
+/// Errors from the decision log. Cloneable so that one failed commit can
+/// be reported to every caller in its batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// redb failed (I/O error, disk full, corruption, a lock held by another process).
+    #[error("decision log storage error: {0}")]
+    Storage(String),
+    /// A key file is missing, unreadable or too open.
+    #[error("key file {}: {problem}", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A record could not be encoded or decoded.
+    #[error("decision log record encoding: {0}")]
+    Encode(String),
+    /// The writer is gone or has failed; nothing more can be recorded.
+    #[error("decision log unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl LogError {
+    fn storage(e: impl std::fmt::Display) -> Self {
+        LogError::Storage(e.to_string())
+    }
+}
+
+/// Now, in UTC milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

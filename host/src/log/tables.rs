@@ -1,0 +1,58 @@
+//! The redb tables of the log and the stored record format.
+//!
+//! - `records`: seq → 32-byte chain hash ‖ canonical entry bytes;
+//! - `meta`: `head` → seq (8 bytes, big-endian) ‖ chain hash, and
+//!   `generation` → the last policy-set generation (8 bytes);
+//! - `by_agent`: (agent id, seq) → (), for queries by agent;
+//! - `by_time`: (log time ms, seq) → (), for queries by time range;
+//! - `checkpoints`: size → signed checkpoint (JSON).
+//!
+//! A record and the new head are written in the same transaction.
+
+use super::chain::ChainHash;
+use redb::TableDefinition;
+
+/// seq → chain hash ‖ canonical bytes.
+pub const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// Small named values.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// (agent id, seq) index.
+pub const BY_AGENT: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_agent");
+/// (time ms, seq) index.
+pub const BY_TIME: TableDefinition<(i64, u64), ()> = TableDefinition::new("by_time");
+/// size → checkpoint JSON.
+pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+
+/// The `meta` key of the head.
+pub const HEAD_KEY: &str = "head";
+/// The `meta` key of the last policy-set generation.
+pub const GENERATION_KEY: &str = "generation";
+
+/// Split a stored record into its chain hash and canonical bytes.
+pub fn split_record(value: &[u8]) -> Option<(ChainHash, &[u8])> {
+    let (hash, body) = value.split_first_chunk::<32>()?;
+    Some((*hash, body))
+}
+
+/// Join a chain hash and canonical bytes into a stored record.
+pub fn join_record(hash: &ChainHash, body: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(32 + body.len());
+    value.extend_from_slice(hash);
+    value.extend_from_slice(body);
+    value
+}
+
+/// Encode the head.
+pub fn encode_head(seq: u64, hash: &ChainHash) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    let (a, b) = out.split_at_mut(8);
+    a.copy_from_slice(&seq.to_be_bytes());
+    b.copy_from_slice(hash);
+    out
+}
+
+/// Decode the head.
+pub fn decode_head(value: &[u8]) -> Option<(u64, ChainHash)> {
+    let (seq, hash) = value.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*seq), hash.try_into().ok()?))
+}
