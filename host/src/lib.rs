@@ -35,6 +35,7 @@ pub mod policy;
 pub mod policy_failure;
 pub mod policy_instance;
 pub mod policy_set;
+pub mod replay;
 pub mod request;
 pub mod runtime;
 pub mod sandbox;

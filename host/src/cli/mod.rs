@@ -4,6 +4,7 @@
 mod eval;
 mod log;
 mod policies;
+mod replay;
 mod runtime;
 mod test;
 
@@ -46,6 +47,10 @@ enum Command {
     /// Read and check the decision log.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Re-decide every request in a decision log against another policy
+    /// directory and report the verdicts that would change. Exit 0 if none
+    /// would, 3 if some would, 1 on error. The log is opened read-only.
+    Replay(replay::ReplayArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -63,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Policies(args) => policies::run(args),
         Command::Test(args) => test::run(args),
         Command::Log(command) => log::run(command),
+        Command::Replay(args) => replay::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
