@@ -12,6 +12,7 @@ mod checkpoint;
 mod decision_log;
 mod entry;
 pub mod keys;
+mod query;
 mod redaction;
 mod tables;
 mod verify;
@@ -21,6 +22,11 @@ pub use chain::{ChainHash, GENESIS};
 pub use checkpoint::Checkpoint;
 pub use decision_log::{Appended, DecisionLog, LOG_FILE, LogMode, LogOptions};
 pub use entry::{DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, Redaction};
+pub use query::{
+    AgentStats, DEFAULT_LIMIT, Filter, KINDS, Plan, PolicyStats, QueryParseError, QueryResult,
+    Record, Stats, TimeRange, VerdictCounts, export, format_time, get_record, last_seq, parse_kind,
+    parse_seq, parse_time, parse_verdict, query, records_after, stats, tail,
+};
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor};
 pub use tables::{BY_AGENT, BY_TIME, CHECKPOINTS, META, RECORDS};
 pub use verify::{VerifyProblem, VerifyReport, verify};
