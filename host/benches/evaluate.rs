@@ -16,7 +16,7 @@
 )]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gavel::bindings::v0_1 as wit;
+use gavel::bindings::current as wit;
 use gavel::sandbox::Sandbox;
 use gavel::{ArtifactCache, PolicyEngine, PolicySet, Request};
 use std::hint::black_box;

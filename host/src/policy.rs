@@ -2,13 +2,12 @@
 //! instantiate), and a pool of warm instances.
 
 use crate::artifact_cache::{ArtifactCache, ArtifactSource};
-use crate::bindings::v0_1 as wit;
+use crate::bindings::current as wit;
 use crate::engine::PolicyEngine;
 use crate::load_error::LoadError;
 use crate::manifest::{Isolation, Limits, PolicyEntry};
 use crate::policy_failure::PolicyFailure;
-use crate::policy_instance::{InstanceError, PolicyInstance};
-use crate::sandbox::Sandbox;
+use crate::policy_instance::{InstanceError, PolicyInstance, PolicyPre};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -16,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// The WIT interface a policy component must export.
-pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.1.0";
+pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.2.0";
 
 /// Most idle warm instances kept per policy.
 const MAX_IDLE_INSTANCES: usize = 64;
@@ -36,7 +35,7 @@ pub struct Metadata {
 #[derive(Debug, Clone)]
 pub struct PolicyResult {
     /// The checked verdict, or the contained failure.
-    pub outcome: Result<wit::Verdict, PolicyFailure>,
+    pub outcome: Result<wit::Outcome, PolicyFailure>,
     /// Fuel used by the call.
     pub fuel: u64,
     /// Wall time, including instantiation in fresh mode.
@@ -54,7 +53,7 @@ pub struct Policy {
     /// Whether the compiled artifact came from the cache.
     pub artifact: ArtifactSource,
     engine: PolicyEngine,
-    pre: wit::PolicyWorldPre<Sandbox>,
+    pre: PolicyPre,
     idle: Mutex<Vec<PolicyInstance>>,
 }
 
@@ -101,10 +100,11 @@ impl Policy {
         let pre = engine
             .linker()
             .instantiate_pre(&component)
-            .and_then(wit::PolicyWorldPre::new)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(PolicyPre::new)
             .map_err(|e| {
                 error(format!(
-                    "{} does not implement the gavel:policy world (it must export `{POLICY_INTERFACE}` and import nothing but WASI): {e:#}",
+                    "{} does not implement the gavel:policy world (it must export `{POLICY_INTERFACE}` or an earlier supported version, and import nothing but WASI): {e}",
                     entry.component.display()
                 ))
             })?;
@@ -136,6 +136,11 @@ impl Policy {
             idle: Mutex::new(idle),
             entry,
         })
+    }
+
+    /// The `gavel:policy` version the component was built against.
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.version()
     }
 
     /// The manifest name.

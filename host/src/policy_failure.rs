@@ -2,15 +2,19 @@
 //! Every failure is contained: the host survives it and the decision
 //! follows the policy's `on_error`.
 
-use crate::bindings::v0_1 as wit;
+use crate::bindings::current as wit;
 use crate::manifest::Limits;
 use crate::sandbox::MemoryCapExceeded;
 use wasmtime::Trap;
 
 /// Longest reason message a policy may return, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
-/// Longest reason code, in bytes.
+/// Longest reason code or finding kind, in bytes.
 pub const MAX_CODE_BYTES: usize = 64;
+/// Most findings one outcome may carry.
+pub const MAX_FINDINGS: usize = 256;
+/// Longest finding path, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
 
 /// A contained policy failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,43 @@ impl PolicyFailure {
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("unknown error");
     line.chars().take(300).collect()
+}
+
+/// Check an outcome against the contract: its verdict (below) and its
+/// findings (at most 256; each path starts with `params` and is at most
+/// 1 KiB; each has 1..16 kinds of 1..64 characters of a-z, 0-9, `-`, `_`).
+pub fn check_outcome(outcome: &wit::Outcome) -> Result<(), PolicyFailure> {
+    check_verdict(&outcome.verdict)?;
+    if outcome.findings.len() > MAX_FINDINGS {
+        return Err(PolicyFailure::InvalidVerdict(format!(
+            "{} findings; the limit is {MAX_FINDINGS}",
+            outcome.findings.len()
+        )));
+    }
+    for f in &outcome.findings {
+        if !f.path.starts_with("params") || f.path.len() > MAX_PATH_BYTES {
+            let shown: String = f.path.chars().take(80).collect();
+            return Err(PolicyFailure::InvalidVerdict(format!(
+                "finding path {shown:?} must start with `params` and be at most {MAX_PATH_BYTES} bytes"
+            )));
+        }
+        let kinds_ok = !f.kinds.is_empty()
+            && f.kinds.len() <= 16
+            && f.kinds.iter().all(|k| {
+                !k.is_empty()
+                    && k.len() <= MAX_CODE_BYTES
+                    && k.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
+            });
+        if !kinds_ok {
+            return Err(PolicyFailure::InvalidVerdict(format!(
+                "finding at {} has invalid kinds (1..16 of 1..64 characters of a-z, 0-9, - and _)",
+                f.path
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Check a verdict's reason against the contract: a code of 1..64

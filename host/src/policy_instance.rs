@@ -1,13 +1,57 @@
 //! One live instance of a policy: its store, its exports and its
-//! configured `evaluator` resource.
+//! configured `evaluator` resource, for whichever `gavel:policy` version
+//! the component was built against.
 
-use crate::bindings::v0_1 as wit;
+use crate::bindings::{self, current as wit, v0_1, v0_2};
 use crate::engine::PolicyEngine;
 use crate::manifest::Limits;
-use crate::policy_failure::{PolicyFailure, check_verdict};
+use crate::policy_failure::{PolicyFailure, check_outcome};
 use crate::sandbox::Sandbox;
 use wasmtime::Store;
-use wasmtime::component::ResourceAny;
+use wasmtime::component::{InstancePre, ResourceAny};
+
+/// A component ready to instantiate, by contract version.
+#[derive(Clone)]
+pub enum PolicyPre {
+    /// Built against `gavel:policy@0.1.0`.
+    V0_1(v0_1::PolicyWorldPre<Sandbox>),
+    /// Built against `gavel:policy@0.2.0`.
+    V0_2(v0_2::PolicyWorldPre<Sandbox>),
+}
+
+impl std::fmt::Debug for PolicyPre {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.version())
+    }
+}
+
+impl PolicyPre {
+    /// Match a linked component against every supported version, newest
+    /// first. The error lists why each version did not fit.
+    pub fn new(pre: InstancePre<Sandbox>) -> Result<Self, String> {
+        let newest = match v0_2::PolicyWorldPre::new(pre.clone()) {
+            Ok(p) => return Ok(PolicyPre::V0_2(p)),
+            Err(e) => format!("gavel:policy@0.2.0: {e:#}"),
+        };
+        match v0_1::PolicyWorldPre::new(pre) {
+            Ok(p) => Ok(PolicyPre::V0_1(p)),
+            Err(e) => Err(format!("{newest}; gavel:policy@0.1.0: {e:#}")),
+        }
+    }
+
+    /// The contract version, e.g. `0.2.0`.
+    pub fn version(&self) -> &'static str {
+        match self {
+            PolicyPre::V0_1(_) => "0.1.0",
+            PolicyPre::V0_2(_) => "0.2.0",
+        }
+    }
+}
+
+enum Exports {
+    V0_1(v0_1::PolicyWorld),
+    V0_2(v0_2::PolicyWorld),
+}
 
 /// Why an instance could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +65,7 @@ pub enum InstanceError {
 /// A store with an instantiated policy and its evaluator.
 pub struct PolicyInstance {
     store: Store<Sandbox>,
-    bindings: wit::PolicyWorld,
+    exports: Exports,
     evaluator: ResourceAny,
 }
 
@@ -36,25 +80,38 @@ impl PolicyInstance {
     /// `limits` (fresh fuel and deadline for the constructor).
     pub fn new(
         engine: &PolicyEngine,
-        pre: &wit::PolicyWorldPre<Sandbox>,
+        pre: &PolicyPre,
         limits: &Limits,
         config: &str,
     ) -> Result<Self, InstanceError> {
         let mut store = Store::new(engine.engine(), Sandbox::new(limits.memory_bytes));
         store.limiter(|sandbox| &mut sandbox.limiter);
         arm(&mut store, limits).map_err(InstanceError::Failed)?;
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|e| InstanceError::Failed(instantiate_failure(&e, limits)))?;
-        let created = bindings
-            .gavel_policy_policy()
-            .evaluator()
-            .call_create(&mut store, config)
-            .map_err(|e| InstanceError::Failed(instantiate_failure(&e, limits)))?;
+        let failed = |e: wasmtime::Error| InstanceError::Failed(instantiate_failure(&e, limits));
+        let (exports, created) = match pre {
+            PolicyPre::V0_1(pre) => {
+                let b = pre.instantiate(&mut store).map_err(failed)?;
+                let created = b
+                    .gavel_policy_policy()
+                    .evaluator()
+                    .call_create(&mut store, config)
+                    .map_err(failed)?;
+                (Exports::V0_1(b), created)
+            }
+            PolicyPre::V0_2(pre) => {
+                let b = pre.instantiate(&mut store).map_err(failed)?;
+                let created = b
+                    .gavel_policy_policy()
+                    .evaluator()
+                    .call_create(&mut store, config)
+                    .map_err(failed)?;
+                (Exports::V0_2(b), created)
+            }
+        };
         let evaluator = created.map_err(InstanceError::ConfigRejected)?;
         Ok(PolicyInstance {
             store,
-            bindings,
+            exports,
             evaluator,
         })
     }
@@ -62,35 +119,50 @@ impl PolicyInstance {
     /// The policy's own metadata.
     pub fn metadata(&mut self, limits: &Limits) -> Result<wit::PolicyMetadata, PolicyFailure> {
         arm(&mut self.store, limits)?;
-        self.bindings
-            .gavel_policy_policy()
-            .call_metadata(&mut self.store)
-            .map_err(|e| PolicyFailure::from_call_error(&e, limits))
+        let result = match &self.exports {
+            Exports::V0_1(b) => b
+                .gavel_policy_policy()
+                .call_metadata(&mut self.store)
+                .map(bindings::metadata_from_v0_1),
+            Exports::V0_2(b) => b.gavel_policy_policy().call_metadata(&mut self.store),
+        };
+        result.map_err(|e| PolicyFailure::from_call_error(&e, limits))
     }
 
-    /// Judge one request under `limits`. Returns the checked verdict (or
+    /// Judge one request under `limits`. Returns the checked outcome (or
     /// the failure) and the fuel used. After a failure the instance must
     /// be dropped: a trapped instance cannot be entered again.
     pub fn evaluate(
         &mut self,
         request: &wit::Request,
         limits: &Limits,
-    ) -> (Result<wit::Verdict, PolicyFailure>, u64) {
+    ) -> (Result<wit::Outcome, PolicyFailure>, u64) {
         if let Err(failure) = arm(&mut self.store, limits) {
             return (Err(failure), 0);
         }
         self.store.data().clock.set(request.timestamp_ms);
-        let result = self
-            .bindings
-            .gavel_policy_policy()
-            .evaluator()
-            .call_evaluate(&mut self.store, self.evaluator, request);
+        let result = match &self.exports {
+            Exports::V0_1(b) => b
+                .gavel_policy_policy()
+                .evaluator()
+                .call_evaluate(
+                    &mut self.store,
+                    self.evaluator,
+                    &bindings::request_to_v0_1(request),
+                )
+                .map(bindings::outcome_from_v0_1),
+            Exports::V0_2(b) => b.gavel_policy_policy().evaluator().call_evaluate(
+                &mut self.store,
+                self.evaluator,
+                request,
+            ),
+        };
         let left = self.store.get_fuel().unwrap_or(0);
         let used = limits.fuel.saturating_sub(left);
-        let verdict = result
+        let outcome = result
             .map_err(|e| PolicyFailure::from_call_error(&e, limits))
-            .and_then(|v| check_verdict(&v).map(|()| v));
-        (verdict, used)
+            .and_then(|o| check_outcome(&o).map(|()| o));
+        (outcome, used)
     }
 }
 

@@ -14,8 +14,8 @@
 //!    the verdict.
 
 use crate::artifact_cache::ArtifactCache;
-use crate::bindings::v0_1 as wit;
-use crate::decision::{Decision, PolicyRun, Reason, RunVerdict, Verdict};
+use crate::bindings::current as wit;
+use crate::decision::{Decision, Finding, PolicyRun, Reason, RunVerdict, Verdict};
 use crate::engine::PolicyEngine;
 use crate::load_error::LoadError;
 use crate::manifest::{AgentEntry, Manifest, Mode, OnError};
@@ -127,7 +127,7 @@ impl PolicySet {
                 continue;
             }
             let result = policy.evaluate(&wit_request);
-            let (verdict, reason) = match &result.outcome {
+            let (verdict, reason) = match result.outcome.as_ref().map(|o| &o.verdict) {
                 Ok(wit::Verdict::Approve) => (RunVerdict::Approve, None),
                 Ok(wit::Verdict::Deny(r)) => {
                     (RunVerdict::Deny, Some((r.code.clone(), r.message.clone())))
@@ -172,7 +172,19 @@ impl PolicySet {
                 fuel: result.fuel,
                 micros: result.micros,
                 shadow,
-                findings: Vec::new(),
+                findings: result
+                    .outcome
+                    .as_ref()
+                    .map(|o| {
+                        o.findings
+                            .iter()
+                            .map(|f| Finding {
+                                path: f.path.clone(),
+                                kinds: f.kinds.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
         let verdict = if denied {

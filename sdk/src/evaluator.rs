@@ -17,12 +17,26 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
         Ok(wit::Evaluator::new(Evaluator { policy }))
     }
 
-    fn evaluate(&self, request: wit::Request) -> wit::Verdict {
+    fn evaluate(&self, request: wit::Request) -> wit::Outcome {
         match Request::from_wit(request) {
-            Ok(request) => self.policy.evaluate(&request).into(),
+            Ok(request) => {
+                let verdict = self.policy.evaluate(&request).into();
+                let findings = request
+                    .findings()
+                    .into_iter()
+                    .map(|f| wit::Finding {
+                        path: f.path,
+                        kinds: f.kinds,
+                    })
+                    .collect();
+                wit::Outcome { verdict, findings }
+            }
             // The host validates requests; should one still arrive broken,
             // fail closed.
-            Err(problem) => Verdict::deny("invalid-request", problem).into(),
+            Err(problem) => wit::Outcome {
+                verdict: Verdict::deny("invalid-request", problem).into(),
+                findings: Vec::new(),
+            },
         }
     }
 }

@@ -70,7 +70,7 @@ mod verdict;
 
 pub use action_pattern::ActionPattern;
 pub use config::{ConfigError, parse_config};
-pub use request::{Agent, ParamString, Request};
+pub use request::{Agent, Finding, ParamString, Request};
 pub use verdict::{Metadata, Reason, Verdict};
 
 /// Re-exported so that policies need no direct `serde_json` dependency.

@@ -2,9 +2,10 @@
 
 use crate::bindings::exports::gavel::policy::policy as wit;
 use serde_json::Value;
+use std::cell::RefCell;
 
 /// The acting agent and what the operator's registry says about it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Agent {
     /// The agent's id.
     pub id: String,
@@ -16,8 +17,9 @@ pub struct Agent {
     pub owner: Option<String>,
 }
 
-/// An action an agent wants to take.
-#[derive(Debug, Clone, PartialEq)]
+/// An action an agent wants to take. (`Default` is for tests: build one
+/// with the fields you need and `..Default::default()`.)
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Request {
     /// The host's id for this request.
     pub request_id: String,
@@ -37,6 +39,19 @@ pub struct Request {
     pub session_id: Option<String>,
     /// The human on whose behalf the agent acts, if the host gave one.
     pub user_id: Option<String>,
+    /// Sensitive values marked with [`Request::mark_sensitive`] (use that
+    /// method; the host receives these as findings).
+    pub findings: RefCell<Vec<Finding>>,
+}
+
+/// A sensitive value found in `params`: its path and what it is, never the
+/// value itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// e.g. `params.body`.
+    pub path: String,
+    /// e.g. `email`, `credit_card`.
+    pub kinds: Vec<String>,
 }
 
 /// One string value inside `params`, with its JSON path.
@@ -73,7 +88,34 @@ impl Request {
             timestamp_ms: r.timestamp_ms,
             session_id: r.session_id,
             user_id: r.user_id,
+            findings: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Mark the value at `path` (as [`Request::param_strings`] gives it) as
+    /// sensitive, of the given kinds (1..64 characters of a-z, 0-9, `-`,
+    /// `_` each). The host's decision log then stores that value only as a
+    /// keyed hash with the kinds; the value itself is never reported.
+    pub fn mark_sensitive(&self, path: &str, kinds: &[&str]) {
+        let mut findings = self.findings.borrow_mut();
+        match findings.iter_mut().find(|f| f.path == path) {
+            Some(f) => {
+                for kind in kinds {
+                    if !f.kinds.iter().any(|k| k == kind) {
+                        f.kinds.push((*kind).to_owned());
+                    }
+                }
+            }
+            None => findings.push(Finding {
+                path: path.to_owned(),
+                kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            }),
+        }
+    }
+
+    /// Everything marked sensitive so far.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.findings.borrow().clone()
     }
 
     /// Every string value anywhere in `params` (nested objects and arrays
@@ -142,6 +184,7 @@ mod tests {
             timestamp_ms: 0,
             session_id: None,
             user_id: None,
+            findings: RefCell::new(Vec::new()),
         }
     }
 

@@ -30,6 +30,7 @@ pub fn run(args: PoliciesArgs) -> anyhow::Result<u8> {
                 "digest": p.digest,
                 "applies_to": applies,
                 "version": p.metadata.version,
+                "contract": p.contract_version(),
                 "description": p.metadata.description,
                 "fuel": p.limits().fuel,
                 "memory_mb": p.limits().memory_bytes >> 20,

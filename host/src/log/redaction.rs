@@ -189,12 +189,20 @@ impl Redactor {
                 continue;
             };
             let mut hit = false;
-            visit(params, &steps, "params".to_owned(), &mut |value, _| {
+            let mut hash_it = |value: &mut Value, _: String| {
                 if !is_redacted(value) {
                     *value = Value::String(self.hash(value));
                 }
                 hit = true;
-            });
+            };
+            if steps.is_empty() {
+                // A finding on `params` itself: every value in it.
+                for value in params.values_mut() {
+                    hash_it(value, String::new());
+                }
+            } else {
+                visit(params, &steps, "params".to_owned(), &mut hash_it);
+            }
             if hit {
                 for kind in &finding.kinds {
                     merge(&mut done, finding.path.clone(), kind);
@@ -344,6 +352,28 @@ mod tests {
             r.hash(&json!("a")),
             Redactor::new([4u8; 32], vec![]).hash(&json!("a"))
         );
+    }
+
+    #[test]
+    fn a_finding_on_params_itself_hashes_every_value() {
+        let r = redactor(&[]);
+        let mut params = json!({"a": "x@y.com", "b": {"c": "4111 1111 1111 1111"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let done = r.redact(
+            &mut params,
+            &[Finding {
+                path: "params".into(),
+                kinds: vec!["email".into()],
+            }],
+        );
+        let text = serde_json::to_string(&params).unwrap();
+        assert!(
+            !text.contains("x@y.com") && !text.contains("4111"),
+            "{text}"
+        );
+        assert_eq!(done[0].path, "params");
     }
 
     #[test]

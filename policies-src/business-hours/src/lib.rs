@@ -404,6 +404,7 @@ mod tests {
             timestamp_ms: ms(at),
             session_id: None,
             user_id: None,
+            ..Default::default()
         }
     }
 

@@ -110,9 +110,33 @@ impl Policy for PiiEgress {
         if fields.is_empty() {
             return Verdict::approve();
         }
+        mark_findings(request, &fields);
         Verdict::deny("pii-detected", message(&fields))
     }
 }
+
+/// Tell the host where the PII is, so that its decision log keeps those
+/// values only as keyed hashes. A path whose object key itself holds PII is
+/// reported at the parent (the whole parent value is then hashed). Past the
+/// host's limit on findings, the whole of `params` is reported.
+fn mark_findings(request: &Request, fields: &[(String, KindSet)]) {
+    if fields.len() > MAX_FINDINGS {
+        let mut all = KindSet::EMPTY;
+        for kind in fields.iter().flat_map(|(_, kinds)| kinds.iter()) {
+            all.insert(kind);
+        }
+        let names: Vec<&str> = all.iter().map(Kind::name).collect();
+        request.mark_sensitive("params", &names);
+        return;
+    }
+    for (path, kinds) in fields {
+        let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
+        request.mark_sensitive(safe_prefix(path), &names);
+    }
+}
+
+/// The most findings the host accepts in one outcome.
+const MAX_FINDINGS: usize = 256;
 
 /// `PII in params.body: email, credit_card; params.to: email`.
 fn message(fields: &[(String, KindSet)]) -> String {
@@ -137,6 +161,17 @@ fn message(fields: &[(String, KindSet)]) -> String {
 /// The path as shown. Object keys are data too: the path is cut before
 /// the first segment (`.key` or `[...]`) that itself holds PII.
 fn display_path(path: &str) -> String {
+    let safe = safe_prefix(path);
+    if safe.len() == path.len() {
+        path.to_owned()
+    } else {
+        format!("{safe}[<redacted key>]")
+    }
+}
+
+/// The longest prefix of `path` before the first segment that itself holds
+/// PII (the whole path when no segment does).
+fn safe_prefix(path: &str) -> &str {
     let b = path.as_bytes();
     let mut start = 0;
     let mut in_quote = false;
@@ -156,14 +191,14 @@ fn display_path(path: &str) -> String {
             Some(b'"') => in_quote = true,
             Some(b'.') | Some(b'[') | None => {
                 if !scan(&path[start..i]).is_empty() {
-                    return format!("{}[<redacted key>]", &path[..start]);
+                    return &path[..start];
                 }
                 start = i;
             }
             _ => {}
         }
     }
-    path.to_owned()
+    path
 }
 
 fn kind_names() -> String {
@@ -198,6 +233,7 @@ mod tests {
             timestamp_ms: 0,
             session_id: None,
             user_id: None,
+            ..Default::default()
         }
     }
 

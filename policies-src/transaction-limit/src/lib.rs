@@ -291,6 +291,7 @@ mod tests {
             timestamp_ms: 0,
             session_id: None,
             user_id: None,
+            ..Default::default()
         }
     }
 
