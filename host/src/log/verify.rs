@@ -172,6 +172,30 @@ pub fn verify(
             );
             return;
         }
+        // Neither the key a checkpoint names nor the case of its signature's
+        // hex is signed: check them so that no byte of a checkpoint can be
+        // changed unnoticed.
+        let trusted_hex = hex::encode(trusted.as_bytes());
+        if c.key != trusted_hex {
+            problem(
+                c.size.max(1),
+                format!(
+                    "{origin} checkpoint at {}: names key {:?}, not the trusted key {trusted_hex} (altered?)",
+                    c.size, c.key
+                ),
+            );
+            return;
+        }
+        if c.signature.bytes().any(|b| b.is_ascii_uppercase()) {
+            problem(
+                c.size.max(1),
+                format!(
+                    "{origin} checkpoint at {}: the signature is not lowercase hex (altered?)",
+                    c.size
+                ),
+            );
+            return;
+        }
         if c.size > count {
             problem(
                 count + 1,
