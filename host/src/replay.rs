@@ -139,16 +139,12 @@ pub fn open_log(path: &Path) -> Result<ReadOnlyDatabase, ReplayError> {
             path: path.to_path_buf(),
         });
     }
-    ReadOnlyDatabase::open(path).map_err(|e| ReplayError::Open {
+    crate::log::open_read_only(path).map_err(|e| ReplayError::Open {
         path: path.to_path_buf(),
         problem: match e {
             DatabaseError::DatabaseAlreadyOpen => {
                 "a running gavel process has it open; replay a copy of it".to_owned()
             }
-            DatabaseError::RepairAborted => "it was not closed cleanly (a copy taken while \
-                 gavel was writing?) and a read-only open cannot repair it; run \
-                 `gavel log checkpoint --data-dir <dir of the copy>` once to repair the copy"
-                .to_owned(),
             other => other.to_string(),
         },
     })

@@ -178,7 +178,7 @@ pub fn open_read(data: &DataDirArg) -> anyhow::Result<redb::ReadOnlyDatabase> {
     if !path.is_file() {
         anyhow::bail!("no decision log at {}", path.display());
     }
-    redb::ReadOnlyDatabase::open(&path).with_context(|| {
+    gavel::log::open_read_only(&path).with_context(|| {
         format!(
             "cannot open the decision log {} (is another gavel process writing it?)",
             path.display()
@@ -286,7 +286,7 @@ fn tail(args: TailArgs) -> anyhow::Result<u8> {
         std::thread::sleep(TAIL_POLL);
         // While another process writes the log it cannot be opened: try
         // again at the next poll.
-        let Ok(db) = redb::ReadOnlyDatabase::open(&path) else {
+        let Ok(db) = gavel::log::open_read_only(&path) else {
             continue;
         };
         let batch = glog::records_after(&db, last, TAIL_BATCH)?;

@@ -233,6 +233,19 @@ impl Drop for DecisionLog {
     }
 }
 
+/// Open a log for reading only. A log left by a crash (not closed
+/// cleanly) is first repaired by a normal open, as the next writer would
+/// do; that needs the file to be free, so it fails if a writer holds it.
+pub fn open_read_only(path: &Path) -> Result<redb::ReadOnlyDatabase, redb::DatabaseError> {
+    match redb::ReadOnlyDatabase::open(path) {
+        Err(redb::DatabaseError::RepairAborted) => {
+            drop(Database::open(path)?);
+            redb::ReadOnlyDatabase::open(path)
+        }
+        other => other,
+    }
+}
+
 /// Create the tables if missing and read the head, the last checkpoint and
 /// the last generation.
 fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {

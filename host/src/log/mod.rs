@@ -20,7 +20,7 @@ mod writer;
 
 pub use chain::{ChainHash, GENESIS};
 pub use checkpoint::Checkpoint;
-pub use decision_log::{Appended, DecisionLog, LOG_FILE, LogMode, LogOptions};
+pub use decision_log::{Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only};
 pub use entry::{DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, Redaction};
 pub use query::{
     AgentStats, DEFAULT_LIMIT, Filter, KINDS, Plan, PolicyStats, QueryParseError, QueryResult,
