@@ -10,38 +10,7 @@
 
 mod common;
 
-use common::{policy_dir, root};
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn gavel(args: &[&str], data_dir: &Path, stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(args)
-        .env("GAVEL_DATA_DIR", data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gavel");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin.unwrap_or("").as_bytes())
-        .expect("write stdin");
-    drop(pipe);
-    child.wait_with_output().expect("wait")
-}
-
-fn shipped_dir() -> String {
-    root().join("policies-wasm").display().to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{gavel, policy_dir, shipped_dir, stderr, stdout};
 
 /// One row per action: the JSON and the exit code.
 const EXIT_CODES: &[(&str, i32)] = &[

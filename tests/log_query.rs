@@ -11,12 +11,12 @@
 
 mod common;
 
-use common::root;
+use common::{gavel, shipped_dir, stderr, stdout};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -24,32 +24,6 @@ fn command(args: &[&str], data_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gavel"));
     c.args(args).env("GAVEL_DATA_DIR", data_dir);
     c
-}
-
-fn gavel(args: &[&str], data_dir: &Path, stdin: Option<&str>) -> Output {
-    let mut child = command(args, data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gavel");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin.unwrap_or("").as_bytes())
-        .expect("write stdin");
-    drop(pipe);
-    child.wait_with_output().expect("wait")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn shipped_dir() -> String {
-    root().join("policies-wasm").display().to_string()
 }
 
 /// The fixture's actions: (agent, action, verdict). Record 1 is the

@@ -62,3 +62,42 @@ pub fn load(manifest: &str) -> Result<PolicySet, LoadError> {
 pub fn decide(set: &PolicySet, request: &str) -> Decision {
     set.evaluate(&Request::from_json(request).expect("valid request"))
 }
+
+/// Run the `gavel` binary with `GAVEL_DATA_DIR=data_dir`, feeding `stdin`
+/// from a thread (so a large input cannot deadlock on full pipes).
+pub fn gavel(args: &[&str], data_dir: &Path, stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(args)
+        .env("GAVEL_DATA_DIR", data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gavel");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.unwrap_or("").to_owned();
+    let feeder = std::thread::spawn(move || {
+        // The child may exit without reading everything; that is its answer.
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("wait");
+    feeder.join().expect("stdin feeder");
+    out
+}
+
+/// Standard output as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The shipped policy directory, as an argument.
+pub fn shipped_dir() -> String {
+    root().join("policies-wasm").display().to_string()
+}
