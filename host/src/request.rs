@@ -151,7 +151,10 @@ impl Request {
 
     /// `params` as JSON text, as policies receive it.
     pub fn params_json(&self) -> String {
-        Value::Object(self.params.clone()).to_string()
+        // Serializing a map of JSON values cannot fail. Were it ever to,
+        // `null` is not an object: policies refuse it and the decision
+        // fails closed, rather than judging empty params.
+        serde_json::to_string(&self.params).unwrap_or_else(|_| "null".to_owned())
     }
 }
 
