@@ -109,6 +109,9 @@ pub struct Decision {
     pub reasons: Vec<Reason>,
     /// Every policy that ran, in evaluation order.
     pub policies: Vec<PolicyRun>,
+    /// The policy-set generation that decided (0 outside a runtime).
+    #[serde(default)]
+    pub generation: u64,
 }
 
 impl Decision {

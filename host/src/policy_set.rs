@@ -96,6 +96,42 @@ impl PolicySet {
         &self.agents
     }
 
+    /// Evaluate every policy once on a synthetic request under its limits:
+    /// a policy that traps, runs out of fuel or memory, overruns its
+    /// deadline or answers garbage on it is refused before it goes live.
+    /// (Its verdict does not matter.)
+    pub fn smoke_test(&self) -> Result<(), LoadError> {
+        let request = wit::Request {
+            request_id: "gavel-smoke-test".to_owned(),
+            agent: wit::Agent {
+                id: "gavel-smoke-test".to_owned(),
+                registered: false,
+                risk_tier: None,
+                owner: None,
+            },
+            action: "gavel.smoke-test".to_owned(),
+            params: "{}".to_owned(),
+            amount: None,
+            currency: None,
+            timestamp_ms: crate::log::now_ms(),
+            session_id: None,
+            user_id: None,
+        };
+        for policy in &self.policies {
+            if let Err(failure) = policy.evaluate(&request).outcome {
+                return Err(LoadError::Policy {
+                    file: self.dir.join(crate::manifest::MANIFEST_FILE),
+                    policy: policy.name().to_owned(),
+                    problem: format!(
+                        "smoke evaluation failed: {}",
+                        failure.message(policy.name())
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Decide one request.
     pub fn evaluate(&self, request: &Request) -> Decision {
         let registered = self.agents.get(&request.agent_id);
@@ -110,6 +146,7 @@ impl PolicySet {
                     message: format!("agent `{}` is not in the registry", request.agent_id),
                 }],
                 policies: Vec::new(),
+                generation: 0,
             };
         }
         let wit_request = to_wit(request, registered);
@@ -199,6 +236,7 @@ impl PolicySet {
             verdict,
             reasons,
             policies: runs,
+            generation: 0,
         }
     }
 }

@@ -1,21 +1,35 @@
-//! [`Runtime`]: a policy set plus the decision log. Every decision is
-//! recorded before it is returned; a decision that cannot be recorded is a
-//! deny.
+//! [`Runtime`]: the live policy set plus the decision log.
+//!
+//! Every decision is recorded before it is returned; a decision that
+//! cannot be recorded is a deny. The live set is swapped atomically: a
+//! reload builds a new [`Generation`] off the hot path (parse, compile or
+//! fetch from the artifact cache, check the world, validate configs, smoke-
+//! evaluate), then swaps it in; decisions in flight finish on the set they
+//! started with, and each reports and logs exactly one generation. A
+//! failed reload leaves the live set as it is, and is logged and kept in
+//! the status.
 
 use crate::artifact_cache::ArtifactCache;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::engine::PolicyEngine;
+use crate::generation::{Generation, fingerprint};
 use crate::load_error::LoadError;
 use crate::log::{
-    DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedPolicy, LoggedRequest,
-    Redactor, keys,
+    DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor, keys,
+    now_ms,
 };
-use crate::manifest::Mode;
 use crate::policy_set::{PolicySet, RUNTIME_POLICY};
 use crate::request::Request;
-use std::path::Path;
+use arc_swap::ArcSwap;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// Why the runtime could not start.
+/// Generations kept for rollback, the live one included.
+pub const KEPT_GENERATIONS: usize = 5;
+
+/// Why the runtime could not start or reload.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// The engine could not be built.
@@ -30,15 +44,72 @@ pub enum RuntimeError {
     /// The policy directory was refused (and the refusal was recorded).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A rollback named a generation that is not kept.
+    #[error("generation {0} is not kept (kept: {1:?})")]
+    UnknownGeneration(u64, Vec<u64>),
+}
+
+/// What happened to the live set; sent to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerationChange {
+    /// A generation went live (`cause`: `load`, `reload`, `rollback`).
+    Live {
+        /// Its number.
+        generation: u64,
+        /// Why.
+        cause: String,
+    },
+    /// A change was refused; the live set stays.
+    Rejected {
+        /// Why (names file, policy and problem).
+        error: String,
+    },
+}
+
+/// What `reload` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// A new generation is live.
+    Swapped(u64),
+    /// Nothing the policy set is built from changed.
+    Unchanged,
+}
+
+/// The runtime's state, as `gavel policies status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The live generation.
+    pub generation: u64,
+    /// When it went live (UTC ms).
+    pub live_since_ms: i64,
+    /// Its policies: (name, digest).
+    pub policies: Vec<(String, String)>,
+    /// The generations kept for rollback, oldest first.
+    pub kept: Vec<u64>,
+    /// The last refused change: (when, why).
+    pub last_rejection: Option<(i64, String)>,
 }
 
 /// Policies plus the decision log, ready to decide.
 #[derive(Debug)]
 pub struct Runtime {
-    set: PolicySet,
+    dir: PathBuf,
+    engine: PolicyEngine,
+    cache: ArtifactCache,
     log: DecisionLog,
-    redactor: Redactor,
-    generation: u64,
+    redaction_key: [u8; 32],
+    live: ArcSwap<Generation>,
+    state: Mutex<State>,
+    /// One reload at a time (reloads are slow; decisions never take this).
+    reloading: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct State {
+    kept: VecDeque<Arc<Generation>>,
+    next_generation: u64,
+    last_rejection: Option<(i64, String)>,
+    subscribers: Vec<Sender<GenerationChange>>,
 }
 
 impl Runtime {
@@ -53,50 +124,45 @@ impl Runtime {
         let cache = ArtifactCache::open(data_dir, engine.engine())?;
         let log = DecisionLog::open(data_dir, options)?;
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
-        let generation = log.last_generation() + 1;
-        let dir = policies_dir.display().to_string();
-        let set = match PolicySet::load(policies_dir, &engine, &cache) {
-            Ok(set) => set,
+        let number = log.last_generation() + 1;
+        let first = match build(policies_dir, &engine, &cache, redaction_key, number) {
+            Ok(g) => g,
             Err(e) => {
                 let event = LogEvent::PolicySetRejected {
-                    dir,
+                    dir: policies_dir.display().to_string(),
                     error: e.to_string(),
                 };
                 log.append(&event, log.last_generation())?;
                 return Err(e.into());
             }
         };
-        let event = LogEvent::PolicySetLoaded {
-            dir,
-            cause: "load".to_owned(),
-            policies: set
-                .policies()
-                .iter()
-                .map(|p| LoggedPolicy {
-                    name: p.name().to_owned(),
-                    digest: p.digest.clone(),
-                    priority: p.entry.priority,
-                    mode: match p.entry.mode {
-                        Mode::Enforce => "enforce".to_owned(),
-                        Mode::Shadow => "shadow".to_owned(),
-                    },
-                    version: p.metadata.version.clone(),
-                })
-                .collect(),
-        };
-        log.append(&event, generation)?;
-        let redactor = Redactor::new(redaction_key, set.redact_paths().to_vec());
+        let first = Arc::new(first);
+        log_live(&log, policies_dir, &first, "load")?;
         Ok(Runtime {
-            set,
+            dir: policies_dir.to_path_buf(),
+            engine,
+            cache,
             log,
-            redactor,
-            generation,
+            redaction_key,
+            live: ArcSwap::new(first.clone()),
+            state: Mutex::new(State {
+                kept: VecDeque::from([first]),
+                next_generation: number + 1,
+                last_rejection: None,
+                subscribers: Vec::new(),
+            }),
+            reloading: Mutex::new(()),
         })
     }
 
-    /// The live policy set.
-    pub fn policies(&self) -> &PolicySet {
-        &self.set
+    /// The policy directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The live generation (it derefs to its [`PolicySet`]).
+    pub fn policies(&self) -> Arc<Generation> {
+        self.live.load_full()
     }
 
     /// The decision log.
@@ -104,54 +170,223 @@ impl Runtime {
         &self.log
     }
 
-    /// The live policy-set generation.
+    /// The live generation's number.
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.live.load().number
     }
 
-    /// Decide and record. If the record cannot be written, the answer is a
-    /// deny with code `log-unavailable`: nothing is ever approved without
-    /// a trail.
+    /// Decide and record, on the generation live when the call began. If
+    /// the record cannot be written, the answer is a deny with code
+    /// `log-unavailable`: nothing is ever approved without a trail.
     pub fn decide(&self, request: &Request) -> Decision {
-        let decision = self.set.evaluate(request);
-        let entry = self.entry(request, &decision);
-        match self.log.append(&LogEvent::Decision(entry), self.generation) {
+        let live = self.live.load_full();
+        let mut decision = live.set.evaluate(request);
+        decision.generation = live.number;
+        let entry = entry(&live.redactor, request, &decision);
+        match self.log.append(&LogEvent::Decision(entry), live.number) {
             Ok(_) => decision,
             Err(e) => fail_closed(decision, &e),
         }
     }
 
-    /// The decision as recorded: the request redacted.
+    /// The decision as the live generation would record it (redacted).
     pub fn entry(&self, request: &Request, decision: &Decision) -> DecisionEntry {
-        let mut params = request.params.clone();
-        let findings: Vec<_> = decision
-            .policies
-            .iter()
-            .flat_map(|r| r.findings.iter().cloned())
-            .collect();
-        let redactions = self.redactor.redact(&mut params, &findings);
-        DecisionEntry {
-            request: LoggedRequest {
-                request_id: request.request_id.clone(),
-                agent_id: request.agent_id.clone(),
-                action: request.action.clone(),
-                params,
-                amount: request.amount,
-                currency: request.currency.clone(),
-                timestamp_ms: request.timestamp_ms,
-                session_id: request.session_id.clone(),
-                user_id: request.user_id.clone(),
-            },
-            verdict: decision.verdict,
-            reasons: decision.reasons.clone(),
-            policies: decision.policies.clone(),
-            redactions,
+        entry(&self.live.load().redactor, request, decision)
+    }
+
+    /// Rebuild the policy set from the directory and swap it in, unless
+    /// nothing changed. Runs on the caller's thread; decisions go on, on
+    /// the live set, meanwhile. A refused change is logged, kept in the
+    /// status, sent to subscribers and returned as the error; the live set
+    /// stays.
+    pub fn reload(&self) -> Result<ReloadOutcome, RuntimeError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let live = self.live.load_full();
+        if fingerprint(&self.dir) == Some(live.fingerprint) {
+            return Ok(ReloadOutcome::Unchanged);
+        }
+        let number = self.lock_state().next_generation;
+        match build(
+            &self.dir,
+            &self.engine,
+            &self.cache,
+            self.redaction_key,
+            number,
+        ) {
+            Ok(g) => {
+                self.go_live(Arc::new(g), "reload")?;
+                Ok(ReloadOutcome::Swapped(number))
+            }
+            Err(e) => {
+                let error = e.to_string();
+                tracing::error!(
+                    "policy reload refused, generation {} stays live: {error}",
+                    live.number
+                );
+                let event = LogEvent::PolicySetRejected {
+                    dir: self.dir.display().to_string(),
+                    error: error.clone(),
+                };
+                let logged = self.log.append(&event, live.number);
+                let mut state = self.lock_state();
+                state.last_rejection = Some((now_ms(), error.clone()));
+                notify(&mut state.subscribers, GenerationChange::Rejected { error });
+                drop(state);
+                logged?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Put a kept generation back live: `Some(n)` for generation `n`,
+    /// `None` for the one before the live one. It keeps its number, so its
+    /// decisions report the generation whose policies made them.
+    pub fn rollback(&self, generation: Option<u64>) -> Result<u64, RuntimeError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let live = self.live.load().number;
+        let (target, kept) = {
+            let state = self.lock_state();
+            let kept: Vec<u64> = state.kept.iter().map(|g| g.number).collect();
+            let target = match generation {
+                Some(n) => state.kept.iter().find(|g| g.number == n).cloned(),
+                None => state.kept.iter().rev().find(|g| g.number < live).cloned(),
+            };
+            (target, kept)
+        };
+        let target = target.ok_or(RuntimeError::UnknownGeneration(
+            generation.unwrap_or(0),
+            kept,
+        ))?;
+        let number = target.number;
+        self.go_live(target, "rollback")?;
+        Ok(number)
+    }
+
+    /// Swap `g` in, log it, remember it, tell subscribers.
+    fn go_live(&self, g: Arc<Generation>, cause: &str) -> Result<(), RuntimeError> {
+        log_live(&self.log, &self.dir, &g, cause)?;
+        self.live.store(g.clone());
+        let mut state = self.lock_state();
+        state.kept.retain(|k| k.number != g.number);
+        state.kept.push_back(g.clone());
+        while state.kept.len() > KEPT_GENERATIONS {
+            state.kept.pop_front();
+        }
+        state.next_generation = state.next_generation.max(g.number + 1);
+        let change = GenerationChange::Live {
+            generation: g.number,
+            cause: cause.to_owned(),
+        };
+        notify(&mut state.subscribers, change);
+        tracing::info!("generation {} is live ({cause})", g.number);
+        Ok(())
+    }
+
+    /// Changes of the live set, from now on.
+    pub fn subscribe(&self) -> Receiver<GenerationChange> {
+        let (send, receive) = channel();
+        self.lock_state().subscribers.push(send);
+        receive
+    }
+
+    /// The live generation, the kept ones, and the last refused change.
+    pub fn status(&self) -> Status {
+        let live = self.live.load_full();
+        let state = self.lock_state();
+        let mut kept: Vec<u64> = state.kept.iter().map(|g| g.number).collect();
+        kept.sort_unstable();
+        Status {
+            generation: live.number,
+            live_since_ms: live.live_since_ms,
+            policies: live
+                .set
+                .policies()
+                .iter()
+                .map(|p| (p.name().to_owned(), p.digest.clone()))
+                .collect(),
+            kept,
+            last_rejection: state.last_rejection.clone(),
         }
     }
 
     /// Commit everything, write the shutdown checkpoint and close the log.
     pub fn close(self) -> Result<(), LogError> {
         self.log.close()
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Build a generation from a directory: load every policy (compiling only
+/// what the artifact cache lacks), then smoke-evaluate each.
+fn build(
+    dir: &Path,
+    engine: &PolicyEngine,
+    cache: &ArtifactCache,
+    redaction_key: [u8; 32],
+    number: u64,
+) -> Result<Generation, LoadError> {
+    let before = fingerprint(dir);
+    let set = PolicySet::load(dir, engine, cache)?;
+    set.smoke_test()?;
+    let redactor = Redactor::new(redaction_key, set.redact_paths().to_vec());
+    Ok(Generation {
+        number,
+        set,
+        redactor,
+        live_since_ms: now_ms(),
+        // If the files changed while loading, this fingerprint will not
+        // match the next one, and the next reload builds again.
+        fingerprint: before.unwrap_or([0u8; 32]),
+    })
+}
+
+fn log_live(log: &DecisionLog, dir: &Path, g: &Generation, cause: &str) -> Result<(), LogError> {
+    let event = LogEvent::PolicySetLoaded {
+        dir: dir.display().to_string(),
+        cause: cause.to_owned(),
+        policies: g.logged_policies(),
+    };
+    log.append(&event, g.number).map(|_| ())
+}
+
+fn notify(subscribers: &mut Vec<Sender<GenerationChange>>, change: GenerationChange) {
+    subscribers.retain(|s| s.send(change.clone()).is_ok());
+}
+
+/// The decision as recorded: the request redacted.
+fn entry(redactor: &Redactor, request: &Request, decision: &Decision) -> DecisionEntry {
+    let mut params = request.params.clone();
+    let findings: Vec<_> = decision
+        .policies
+        .iter()
+        .flat_map(|r| r.findings.iter().cloned())
+        .collect();
+    let redactions = redactor.redact(&mut params, &findings);
+    DecisionEntry {
+        request: LoggedRequest {
+            request_id: request.request_id.clone(),
+            agent_id: request.agent_id.clone(),
+            action: request.action.clone(),
+            params,
+            amount: request.amount,
+            currency: request.currency.clone(),
+            timestamp_ms: request.timestamp_ms,
+            session_id: request.session_id.clone(),
+            user_id: request.user_id.clone(),
+        },
+        verdict: decision.verdict,
+        reasons: decision.reasons.clone(),
+        policies: decision.policies.clone(),
+        redactions,
     }
 }
 
@@ -164,9 +399,8 @@ fn fail_closed(decision: Decision, error: &LogError) -> Decision {
     }];
     reasons.extend(decision.reasons);
     Decision {
-        request_id: decision.request_id,
-        verdict: Verdict::Deny,
         reasons,
-        policies: decision.policies,
+        verdict: Verdict::Deny,
+        ..decision
     }
 }
