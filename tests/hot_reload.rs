@@ -1,0 +1,272 @@
+//! Hot reload under load: 100 swaps (some invalid) while threads decide
+//! continuously; the watcher reacting to every kind of file change; and
+//! rollback.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step is a failed test"
+)]
+
+mod common;
+
+use gavel::{
+    GenerationChange, LogMode, LogOptions, PolicyWatcher, ReloadOutcome, Request, RunVerdict,
+    Runtime, Verdict,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Version `k`: one policy named `v{k}` whose verdict on the action
+/// `probe` depends on k: deny, escalate or approve.
+fn valid(k: usize) -> String {
+    let rule = match k % 3 {
+        0 => "forbidden = [\"probe\"]",
+        1 => "require_approval = [\"probe\"]",
+        _ => "forbidden = [\"other\"]",
+    };
+    format!(
+        "[[policy]]\nname = \"v{k}\"\ncomponent = \"{}\"\npriority = 1\n[policy.config]\n{rule}\n",
+        common::shipped("sensitive_actions").display()
+    )
+}
+
+fn expected(k: usize) -> Verdict {
+    match k % 3 {
+        0 => Verdict::Deny,
+        1 => Verdict::Escalate,
+        _ => Verdict::Approve,
+    }
+}
+
+/// Invalid versions, each broken in a different way.
+fn invalid(k: usize) -> String {
+    let component = common::shipped("sensitive_actions").display().to_string();
+    match k % 4 {
+        0 => format!(
+            "[[policy]]\nname = \"bad{k}\"\ncomponent = \"{component}\"\npriority = 1\nfule = 3\n"
+        ),
+        1 => format!(
+            "[[policy]]\nname = \"bad{k}\"\ncomponent = \"{component}\"\npriority = 1\n[policy.config]\nforbiden = []\n"
+        ),
+        2 => format!(
+            "[[policy]]\nname = \"bad{k}\"\ncomponent = \"/nonexistent/x.wasm\"\npriority = 1\n"
+        ),
+        _ => format!(
+            "[[policy]]\nname = \"bad{k}\"\ncomponent = \"{}\"\npriority = 1\n",
+            common::fixture("hostile_trap").display()
+        ),
+    }
+}
+
+/// Replace the manifest atomically (write a temporary file, rename).
+fn install(dir: &Path, manifest: &str) {
+    let tmp = dir.join(".policies.toml.tmp");
+    std::fs::write(&tmp, manifest).unwrap();
+    std::fs::rename(&tmp, dir.join("policies.toml")).unwrap();
+}
+
+fn probe() -> Request {
+    Request::from_json(r#"{"agent_id":"a","action":"probe"}"#).unwrap()
+}
+
+#[test]
+fn a_hundred_swaps_under_load_lose_and_mix_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    install(dir.path(), &valid(0));
+    let options = LogOptions {
+        mode: LogMode::Buffered,
+        ..LogOptions::default()
+    };
+    let runtime = Arc::new(Runtime::start(dir.path(), data.path(), options).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    // generation -> version, as observed in decisions.
+    let seen: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (runtime, stop, seen) = (runtime.clone(), stop.clone(), seen.clone());
+        workers.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let d = runtime.decide(&probe());
+                let [run] = d.policies.as_slice() else {
+                    panic!("one policy runs: {d:?}")
+                };
+                assert_ne!(run.verdict, RunVerdict::Error, "{d:?}");
+                let k: usize = run
+                    .policy
+                    .strip_prefix('v')
+                    .expect("only valid versions serve")
+                    .parse()
+                    .unwrap();
+                assert_eq!(
+                    d.verdict,
+                    expected(k),
+                    "generation {} reported v{k}: {d:?}",
+                    d.generation
+                );
+                let previous = seen
+                    .lock()
+                    .unwrap()
+                    .insert(d.generation, run.policy.clone());
+                if let Some(p) = previous {
+                    assert_eq!(
+                        p, run.policy,
+                        "generation {} served two versions",
+                        d.generation
+                    );
+                }
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut live_version = 0;
+    let mut swapped = 0;
+    let mut refused = 0;
+    for k in 1..=100 {
+        let before = runtime.generation();
+        if k % 5 == 0 {
+            install(dir.path(), &invalid(k));
+            let err = runtime
+                .reload()
+                .expect_err("an invalid version must be refused");
+            assert!(
+                err.to_string().contains(&format!("bad{k}")),
+                "names the policy: {err}"
+            );
+            assert_eq!(runtime.generation(), before, "the live set stays");
+            let status = runtime.status();
+            assert!(
+                status
+                    .last_rejection
+                    .unwrap()
+                    .1
+                    .contains(&format!("bad{k}"))
+            );
+            assert_eq!(status.policies[0].0, format!("v{live_version}"));
+            refused += 1;
+        } else {
+            install(dir.path(), &valid(k));
+            match runtime.reload().unwrap() {
+                ReloadOutcome::Swapped(g) => assert!(g > before),
+                ReloadOutcome::Unchanged => panic!("version {k} changed the manifest"),
+            }
+            live_version = k;
+            swapped += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Touching without changing content does not make a generation.
+    install(dir.path(), &valid(live_version));
+    assert_eq!(runtime.reload().unwrap(), ReloadOutcome::Unchanged);
+    stop.store(true, Ordering::Relaxed);
+    let decided: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let seen = seen.lock().unwrap();
+    assert!(decided > 1000, "only {decided} decisions");
+    assert!(
+        seen.len() > 10,
+        "decisions saw only {} generations",
+        seen.len()
+    );
+    assert!(seen.values().all(|v| v.starts_with('v')));
+    println!(
+        "{swapped} swaps, {refused} refused, {decided} decisions across {} generations",
+        seen.len()
+    );
+
+    // Rollback puts the previous generation back, with its number.
+    let live = runtime.generation();
+    let back = runtime.rollback(None).unwrap();
+    assert!(back < live);
+    let d = runtime.decide(&probe());
+    assert_eq!(d.generation, back);
+    assert_eq!(d.policies[0].policy, seen[&back]);
+    assert!(
+        runtime.rollback(Some(1)).is_err(),
+        "generation 1 is no longer kept"
+    );
+    let runtime = Arc::into_inner(runtime).unwrap();
+    runtime.close().unwrap();
+
+    // The log holds every load, rejection and rollback, and verifies.
+    let out = common::gavel(&["log", "stats", "--format", "json"], data.path(), None);
+    let stats: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(stats["by_kind"]["policy-set-rejected"], refused, "{stats}");
+    assert_eq!(
+        stats["by_kind"]["policy-set-loaded"],
+        1 + swapped + 1,
+        "{stats}"
+    );
+    assert_eq!(
+        common::gavel(&["log", "verify"], data.path(), None)
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+/// Wait for the next change notification.
+fn next(changes: &std::sync::mpsc::Receiver<GenerationChange>) -> GenerationChange {
+    changes
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watcher reacted")
+}
+
+#[test]
+fn the_watcher_reacts_to_every_kind_of_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The component lives in the watched directory, copied in.
+    std::fs::copy(
+        common::shipped("sensitive_actions"),
+        dir.path().join("sa.wasm"),
+    )
+    .unwrap();
+    let local = |k: usize| {
+        valid(k).replace(
+            &common::shipped("sensitive_actions").display().to_string(),
+            "sa.wasm",
+        )
+    };
+    std::fs::write(dir.path().join("policies.toml"), local(0)).unwrap();
+    let runtime = Arc::new(Runtime::start(dir.path(), data.path(), LogOptions::default()).unwrap());
+    let changes = runtime.subscribe();
+    let _watcher = PolicyWatcher::start(runtime.clone(), Duration::from_millis(100)).unwrap();
+    let version = |runtime: &Runtime| runtime.decide(&probe()).policies[0].policy.clone();
+
+    // Edited in place.
+    std::fs::write(dir.path().join("policies.toml"), local(1)).unwrap();
+    assert!(matches!(next(&changes), GenerationChange::Live { .. }));
+    assert_eq!(version(&runtime), "v1");
+    // Replaced by atomic rename.
+    install(dir.path(), &local(2));
+    assert!(matches!(next(&changes), GenerationChange::Live { .. }));
+    assert_eq!(version(&runtime), "v2");
+    // Component deleted: refused, v2 keeps serving.
+    std::fs::remove_file(dir.path().join("sa.wasm")).unwrap();
+    assert!(matches!(next(&changes), GenerationChange::Rejected { .. }));
+    assert_eq!(version(&runtime), "v2");
+    // Copied back in with a new manifest: live again.
+    std::fs::copy(
+        common::shipped("sensitive_actions"),
+        dir.path().join("sa.wasm"),
+    )
+    .unwrap();
+    install(dir.path(), &local(3));
+    assert!(matches!(next(&changes), GenerationChange::Live { .. }));
+    assert_eq!(version(&runtime), "v3");
+    // Editor temporaries alone change nothing.
+    std::fs::write(dir.path().join(".policies.toml.swp"), "junk").unwrap();
+    std::fs::write(dir.path().join("4913"), "").unwrap();
+    assert!(
+        changes.recv_timeout(Duration::from_millis(600)).is_err(),
+        "no reload for temporaries"
+    );
+    assert_eq!(version(&runtime), "v3");
+}
