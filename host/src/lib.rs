@@ -56,4 +56,6 @@ pub use policy_failure::PolicyFailure;
 pub use policy_set::PolicySet;
 pub use policy_watcher::PolicyWatcher;
 pub use request::{Request, RequestError};
-pub use runtime::{GenerationChange, ReloadOutcome, Runtime, RuntimeError, Status};
+pub use runtime::{
+    GenerationChange, ReloadOutcome, Runtime, RuntimeError, STATUS_FILE, Status, StatusFile,
+};

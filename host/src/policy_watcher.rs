@@ -16,13 +16,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The directory (in the data directory) where `gavel policies rollback`
+/// leaves requests for the running runtime.
+pub const CONTROL_DIR: &str = "control";
+/// The rollback request file: a generation number, or `previous`.
+pub const ROLLBACK_FILE: &str = "rollback";
+
 /// The default debounce: events closer together than this are one change.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Watches a runtime's policy directory and reloads on change. Dropping it
 /// stops watching.
 pub struct PolicyWatcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
     watched: Vec<PathBuf>,
 }
 
@@ -44,14 +50,21 @@ impl PolicyWatcher {
                 dirs.insert(parent.to_path_buf());
             }
         }
+        let control = runtime.data_dir().join(CONTROL_DIR);
+        std::fs::create_dir_all(&control)?;
         let target = runtime.clone();
+        let control_dir = control.clone();
         let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
             match result {
                 Ok(events) => {
-                    let relevant = events
+                    let paths: Vec<&PathBuf> =
+                        events.iter().flat_map(|e| e.event.paths.iter()).collect();
+                    if paths.iter().any(|p| p.starts_with(&control_dir)) {
+                        serve_rollback(&target, &control_dir.join(ROLLBACK_FILE));
+                    }
+                    let relevant = paths
                         .iter()
-                        .flat_map(|e| e.event.paths.iter())
-                        .any(|p| !is_editor_temporary(p));
+                        .any(|p| !p.starts_with(&control_dir) && !is_editor_temporary(p));
                     if relevant {
                         match target.reload() {
                             Ok(ReloadOutcome::Swapped(n)) => {
@@ -75,15 +88,49 @@ impl PolicyWatcher {
         for dir in &dirs {
             debouncer.watch(dir, RecursiveMode::NonRecursive)?;
         }
+        debouncer.watch(&control, RecursiveMode::NonRecursive)?;
         Ok(PolicyWatcher {
-            _debouncer: debouncer,
+            debouncer,
             watched: dirs.into_iter().collect(),
         })
+    }
+
+    /// Stop watching, and wait until the watcher's thread (and its hold on
+    /// the runtime) is gone.
+    pub fn stop(self) {
+        self.debouncer.stop();
     }
 
     /// The directories watched.
     pub fn watched(&self) -> &[PathBuf] {
         &self.watched
+    }
+}
+
+/// Carry out (and remove) a rollback request left by `gavel policies
+/// rollback`; the outcome shows in the status file.
+fn serve_rollback(runtime: &Runtime, file: &Path) {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    // Removed first: a request is carried out at most once.
+    if let Err(e) = std::fs::remove_file(file) {
+        tracing::error!("cannot remove the rollback request {}: {e}", file.display());
+        return;
+    }
+    let target = match text.trim() {
+        "" | "previous" => None,
+        n => match n.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                tracing::error!("rollback request {n:?} is not a generation number");
+                return;
+            }
+        },
+    };
+    match runtime.rollback(target) {
+        Ok(n) => tracing::info!("rolled back: generation {n} is live"),
+        Err(e) => tracing::error!("rollback refused: {e}"),
     }
 }
 

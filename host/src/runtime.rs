@@ -76,7 +76,7 @@ pub enum ReloadOutcome {
 }
 
 /// The runtime's state, as `gavel policies status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// The live generation.
     pub generation: u64,
@@ -90,10 +90,26 @@ pub struct Status {
     pub last_rejection: Option<(i64, String)>,
 }
 
+/// The status file's name in the data directory.
+pub const STATUS_FILE: &str = "status.json";
+
+/// What `<data-dir>/status.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusFile {
+    /// The process that wrote it.
+    pub pid: u32,
+    /// Its policy directory.
+    pub policies_dir: String,
+    /// Its status.
+    #[serde(flatten)]
+    pub status: Status,
+}
+
 /// Policies plus the decision log, ready to decide.
 #[derive(Debug)]
 pub struct Runtime {
     dir: PathBuf,
+    data_dir: PathBuf,
     engine: PolicyEngine,
     cache: ArtifactCache,
     log: DecisionLog,
@@ -138,8 +154,9 @@ impl Runtime {
         };
         let first = Arc::new(first);
         log_live(&log, policies_dir, &first, "load")?;
-        Ok(Runtime {
+        let runtime = Runtime {
             dir: policies_dir.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
             engine,
             cache,
             log,
@@ -152,7 +169,36 @@ impl Runtime {
                 subscribers: Vec::new(),
             }),
             reloading: Mutex::new(()),
-        })
+        };
+        runtime.write_status();
+        Ok(runtime)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Write [`Runtime::status`] to `<data-dir>/status.json` (atomically),
+    /// where `gavel policies status` reads it, even while this process
+    /// holds the log.
+    fn write_status(&self) {
+        let status = StatusFile {
+            pid: std::process::id(),
+            policies_dir: self.dir.display().to_string(),
+            status: self.status(),
+        };
+        let path = self.data_dir.join(STATUS_FILE);
+        let tmp = self
+            .data_dir
+            .join(format!(".{STATUS_FILE}.{}.tmp", std::process::id()));
+        let written = serde_json::to_vec_pretty(&status)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
     }
 
     /// The policy directory.
@@ -235,6 +281,7 @@ impl Runtime {
                 state.last_rejection = Some((now_ms(), error.clone()));
                 notify(&mut state.subscribers, GenerationChange::Rejected { error });
                 drop(state);
+                self.write_status();
                 logged?;
                 Err(e.into())
             }
@@ -284,7 +331,9 @@ impl Runtime {
             cause: cause.to_owned(),
         };
         notify(&mut state.subscribers, change);
+        drop(state);
         tracing::info!("generation {} is live ({cause})", g.number);
+        self.write_status();
         Ok(())
     }
 

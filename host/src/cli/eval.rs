@@ -3,7 +3,8 @@
 
 use super::{DataDirArg, EXIT_ERROR};
 use anyhow::Context;
-use gavel::{LogMode, LogOptions, Request, Runtime};
+use gavel::policy_watcher::DEFAULT_DEBOUNCE;
+use gavel::{LogMode, LogOptions, PolicyWatcher, Request, Runtime};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub struct EvalArgs {
     /// input order).
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Watch the policy directory and swap in changes while serving (and
+    /// carry out `gavel policies rollback`). SIGHUP always reloads.
+    #[arg(long)]
+    watch: bool,
     #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
@@ -67,12 +72,54 @@ pub fn run(args: EvalArgs) -> anyhow::Result<u8> {
                 args.policies.display()
             )
         })?;
-    let code = match &args.action {
-        Some(text) => eval_one(&runtime, text),
-        None => eval_stream(&runtime, args.workers.max(1))?,
+    if let Some(text) = &args.action {
+        let code = eval_one(&runtime, text);
+        runtime.close().context("closing the decision log")?;
+        return Ok(code);
+    }
+    let runtime = Arc::new(runtime);
+    let watcher = match args.watch {
+        true => Some(
+            PolicyWatcher::start(runtime.clone(), DEFAULT_DEBOUNCE)
+                .context("cannot watch the policy directory")?,
+        ),
+        false => None,
     };
+    let reloader = Reloader::start(runtime.clone())?;
+    let code = eval_stream(&runtime, args.workers.max(1));
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    reloader.stop();
+    let runtime = Arc::into_inner(runtime).context("the runtime is still in use")?;
     runtime.close().context("closing the decision log")?;
-    Ok(code)
+    code
+}
+
+/// Reloads the runtime on SIGHUP.
+struct Reloader {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Reloader {
+    fn start(runtime: Arc<Runtime>) -> anyhow::Result<Self> {
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+            .context("cannot handle SIGHUP")?;
+        let handle = signals.handle();
+        let thread = std::thread::spawn(move || {
+            for _ in signals.forever() {
+                // Outcomes are logged, recorded and kept in the status.
+                let _ = runtime.reload();
+            }
+        });
+        Ok(Reloader { handle, thread })
+    }
+
+    fn stop(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
 }
 
 fn eval_one(runtime: &Runtime, text: &str) -> u8 {
