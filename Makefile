@@ -32,6 +32,7 @@ test: build
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
+	$(CARGO) run --release --locked -p gavel --example embed
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -59,7 +60,9 @@ policies: wasm-target
 PY_FORCE ?= 0
 
 bench:
-	$(CARGO) bench --locked -p gavel
+	$(CARGO) bench --locked -p gavel --bench evaluate
+	$(CARGO) bench --locked -p gavel --bench log
+	$(CARGO) bench --locked -p gavel --bench reload
 
 ci: policies lint test
 
