@@ -186,6 +186,10 @@ fn a_hundred_swaps_under_load_lose_and_mix_nothing() {
     assert!(back < live);
     let d = runtime.decide(&probe());
     assert_eq!(d.generation, back);
+    // A stray reload (a late SIGHUP, an unrelated event) does not undo it:
+    // the directory has not changed since the rollback set it aside.
+    assert_eq!(runtime.reload().unwrap(), ReloadOutcome::Unchanged);
+    assert_eq!(runtime.generation(), back);
     assert_eq!(d.policies[0].policy, seen[&back]);
     assert!(
         runtime.rollback(Some(1)).is_err(),
@@ -271,37 +275,81 @@ fn the_watcher_reacts_to_every_kind_of_change() {
     assert_eq!(version(&runtime), "v3");
 }
 
+/// `gavel eval` on `dir` as a long-running child (with `--watch` if
+/// asked), and a way to ask it one decision at a time.
+struct Served {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Served {
+    fn start(dir: &Path, data: &Path, watch: bool) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gavel"));
+        command.arg("eval");
+        if watch {
+            command.arg("--watch");
+        }
+        let mut child = command
+            .arg("--policies")
+            .arg(dir)
+            .arg("--data-dir")
+            .arg(data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Served {
+            child,
+            input,
+            output,
+        }
+    }
+
+    /// Decide `probe`: (generation, version).
+    fn ask(&mut self) -> (u64, String) {
+        use std::io::Write;
+        writeln!(self.input, r#"{{"agent_id":"a","action":"probe"}}"#).unwrap();
+        self.input.flush().unwrap();
+        let d: serde_json::Value =
+            serde_json::from_str(&self.output.next().unwrap().unwrap()).unwrap();
+        (
+            d["generation"].as_u64().unwrap(),
+            d["policies"][0]["policy"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn hup(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status();
+        assert!(status.unwrap().success());
+    }
+
+    /// Close the input and expect a clean exit.
+    fn finish(self) {
+        let Served {
+            mut child, input, ..
+        } = self;
+        drop(input);
+        assert!(child.wait().unwrap().success());
+    }
+}
+
 /// The operator's view, through the binary: `gavel eval --watch` serving a
 /// stream, a change on disk, SIGHUP, `gavel policies status`, and
 /// `gavel policies rollback`.
 #[test]
 fn operators_reload_inspect_and_roll_back_a_running_runtime() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     install(dir.path(), &valid(0));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["eval", "--watch", "--policies"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut output = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ask = |input: &mut std::process::ChildStdin| -> (u64, String) {
-        writeln!(input, r#"{{"agent_id":"a","action":"probe"}}"#).unwrap();
-        input.flush().unwrap();
-        let d: serde_json::Value = serde_json::from_str(&output.next().unwrap().unwrap()).unwrap();
-        (
-            d["generation"].as_u64().unwrap(),
-            d["policies"][0]["policy"].as_str().unwrap().to_owned(),
-        )
-    };
+    let mut served = Served::start(dir.path(), data.path(), true);
     let status = || -> serde_json::Value {
         let out = common::gavel(
             &["policies", "status", "--format", "json"],
@@ -320,12 +368,12 @@ fn operators_reload_inspect_and_roll_back_a_running_runtime() {
         }
         panic!("generation {g} never went live: {}", status());
     };
-    assert_eq!(ask(&mut input), (1, "v0".to_owned()));
+    assert_eq!(served.ask(), (1, "v0".to_owned()));
 
     // A change on disk, picked up by the watcher.
     install(dir.path(), &valid(1));
     wait_for_generation(2);
-    assert_eq!(ask(&mut input), (2, "v1".to_owned()));
+    assert_eq!(served.ask(), (2, "v1".to_owned()));
 
     // An invalid change: refused, shown in the status, v1 keeps serving.
     install(dir.path(), &invalid(1));
@@ -340,20 +388,14 @@ fn operators_reload_inspect_and_roll_back_a_running_runtime() {
         s["last_rejection"][1].as_str().unwrap().contains("bad1"),
         "{s}"
     );
-    assert_eq!(ask(&mut input), (2, "v1".to_owned()));
+    assert_eq!(served.ask(), (2, "v1".to_owned()));
 
     // SIGHUP reloads too (here after a change the watcher also sees; the
     // generation goes live once either way).
     install(dir.path(), &valid(2));
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    served.hup();
     wait_for_generation(3);
-    assert_eq!(ask(&mut input), (3, "v2".to_owned()));
+    assert_eq!(served.ask(), (3, "v2".to_owned()));
     let s = status();
     assert_eq!(s["policies"][0][0], "v2");
     assert_eq!(s["kept"], serde_json::json!([1, 2, 3]));
@@ -361,8 +403,12 @@ fn operators_reload_inspect_and_roll_back_a_running_runtime() {
     // Roll back to generation 1.
     let out = common::gavel(&["policies", "rollback", "1"], data.path(), None);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-    assert!(common::stdout(&out).contains("generation 1 is live"));
-    assert_eq!(ask(&mut input), (1, "v0".to_owned()));
+    assert!(
+        common::stdout(&out).contains("generation 1 is live"),
+        "{}",
+        common::stdout(&out)
+    );
+    assert_eq!(served.ask(), (1, "v0".to_owned()));
     let out = common::gavel(&["policies", "rollback", "9"], data.path(), None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -371,8 +417,7 @@ fn operators_reload_inspect_and_roll_back_a_running_runtime() {
         common::stderr(&out)
     );
 
-    drop(input);
-    assert!(child.wait().unwrap().success());
+    served.finish();
     assert_eq!(
         common::gavel(&["log", "verify"], data.path(), None)
             .status
@@ -384,49 +429,23 @@ fn operators_reload_inspect_and_roll_back_a_running_runtime() {
 /// Without a watcher, a change on disk waits for SIGHUP.
 #[test]
 fn sighup_reloads_a_runtime_without_a_watcher() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     install(dir.path(), &valid(0));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["eval", "--policies"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut output = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ask = |input: &mut std::process::ChildStdin| -> u64 {
-        writeln!(input, r#"{{"agent_id":"a","action":"probe"}}"#).unwrap();
-        input.flush().unwrap();
-        let d: serde_json::Value = serde_json::from_str(&output.next().unwrap().unwrap()).unwrap();
-        d["generation"].as_u64().unwrap()
-    };
-    assert_eq!(ask(&mut input), 1);
+    let mut served = Served::start(dir.path(), data.path(), false);
+    assert_eq!(served.ask().0, 1);
     install(dir.path(), &valid(1));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(ask(&mut input), 1, "no watcher: nothing reloads by itself");
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert_eq!(served.ask().0, 1, "no watcher: nothing reloads by itself");
+    served.hup();
     let mut generation = 1;
     for _ in 0..200 {
-        generation = ask(&mut input);
+        generation = served.ask().0;
         if generation == 2 {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(generation, 2, "SIGHUP reloaded");
-    drop(input);
-    assert!(child.wait().unwrap().success());
+    served.finish();
 }

@@ -336,25 +336,24 @@ fn sigkill_under_load_loses_no_acknowledged_decision() {
 
     // After all the crashes, a clean run still works and continues the log.
     let input: String = (0..100).map(|i| action(cycles, i) + "\n").collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["eval", "--workers", "8", "--policies"])
-        .arg(root().join("policies-wasm"))
-        .arg("--data-dir")
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (policies, data_arg) = (
+        root().join("policies-wasm").display().to_string(),
+        data.display().to_string(),
     );
+    let out = common::gavel(
+        &[
+            "eval",
+            "--workers",
+            "8",
+            "--policies",
+            &policies,
+            "--data-dir",
+            &data_arg,
+        ],
+        &data,
+        Some(&input),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 100);
     let (code, text) = cli_verify(&data);
     assert_eq!(code, 0, "after the clean run: {text}");

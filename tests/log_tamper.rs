@@ -26,9 +26,8 @@ use gavel::log::{
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 // ---------------------------------------------------------------- helpers
@@ -225,32 +224,23 @@ fn build_pristine() -> Pristine {
     let policies = root().join("policies-wasm");
     let count = 300;
     let input: String = (0..count).map(|i| action(i) + "\n").collect();
-    let mut child = gavel()
-        .args([
+    let (policies, data_arg) = (policies.display().to_string(), data.display().to_string());
+    let out = common::gavel(
+        &[
             "eval",
             "--workers",
             "4",
             "--checkpoint-every",
             "50",
             "--policies",
-        ])
-        .arg(&policies)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            &policies,
+            "--data-dir",
+            &data_arg,
+        ],
+        &data,
+        Some(&input),
     );
+    assert!(out.status.success(), "{}", common::stderr(&out));
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -123,6 +123,11 @@ pub struct Runtime {
 #[derive(Debug)]
 struct State {
     kept: VecDeque<Arc<Generation>>,
+    /// The directory's fingerprint when it was last acted on (loaded,
+    /// refused, or set aside by a rollback): a reload happens only when
+    /// the directory differs from it, so a rollback is not undone by a
+    /// stray event or a late SIGHUP.
+    acted_on: Option<[u8; 32]>,
     next_generation: u64,
     last_rejection: Option<(i64, String)>,
     subscribers: Vec<Sender<GenerationChange>>,
@@ -163,6 +168,7 @@ impl Runtime {
             redaction_key,
             live: ArcSwap::new(first.clone()),
             state: Mutex::new(State {
+                acted_on: Some(first.fingerprint),
                 kept: VecDeque::from([first]),
                 next_generation: number + 1,
                 last_rejection: None,
@@ -240,8 +246,8 @@ impl Runtime {
         entry(&self.live.load().redactor, request, decision)
     }
 
-    /// Rebuild the policy set from the directory and swap it in, unless
-    /// nothing changed. Runs on the caller's thread; decisions go on, on
+    /// Rebuild the policy set from the directory and swap it in, unless the
+    /// directory has not changed since it was last acted on. Runs on the caller's thread; decisions go on, on
     /// the live set, meanwhile. A refused change is logged, kept in the
     /// status, sent to subscribers and returned as the error; the live set
     /// stays.
@@ -251,10 +257,16 @@ impl Runtime {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let live = self.live.load_full();
-        if fingerprint(&self.dir) == Some(live.fingerprint) {
-            return Ok(ReloadOutcome::Unchanged);
-        }
-        let number = self.lock_state().next_generation;
+        let now = fingerprint(&self.dir);
+        let number = {
+            let mut state = self.lock_state();
+            let unchanged = now == state.acted_on || now == Some(live.fingerprint);
+            state.acted_on = now;
+            if unchanged {
+                return Ok(ReloadOutcome::Unchanged);
+            }
+            state.next_generation
+        };
         match build(
             &self.dir,
             &self.engine,
