@@ -153,7 +153,11 @@ impl DecisionLog {
     /// committed; in buffered mode once it is queued. An error means the
     /// event is not (and will not be) recorded: callers must fail closed.
     pub fn append(&self, event: &LogEvent, generation: u64) -> Result<Appended, LogError> {
-        if let Some(why) = self.failure.lock().ok().and_then(|f| f.clone())
+        if let Some(why) = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
             && self.options.mode == LogMode::Buffered
         {
             // Buffered records may already have been lost: refuse everything
@@ -218,7 +222,12 @@ impl DecisionLog {
                 .join()
                 .map_err(|_| LogError::Unavailable("the writer thread panicked".to_owned()))?;
         }
-        match self.failure.lock().ok().and_then(|f| f.clone()) {
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
             Some(why) => Err(LogError::Unavailable(why)),
             None => Ok(()),
         }

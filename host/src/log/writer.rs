@@ -137,9 +137,10 @@ impl Writer {
         let result = self.commit(&records, !checkpoint_acks.is_empty());
         if let Err(e) = &result {
             tracing::error!("decision log write failed: {e}");
-            if let Ok(mut f) = self.failure.lock() {
-                *f = Some(e.to_string());
-            }
+            *self
+                .failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
         }
         for (i, ack) in acks.into_iter().enumerate() {
             if let Some(ack) = ack {
