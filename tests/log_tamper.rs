@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::Rng;
+
 use common::root;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use gavel::log::{
@@ -33,8 +35,6 @@ use std::sync::OnceLock;
 // ---------------------------------------------------------------- helpers
 
 /// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
 impl Rng {
     fn for_kind(kind: &str) -> Self {
         let base = std::env::var("GAVEL_TAMPER_SEED")
@@ -49,21 +49,6 @@ impl Rng {
         let seed = (base ^ h) | 1;
         eprintln!("{kind}: seed {base} (GAVEL_TAMPER_SEED)");
         Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        assert!(lo <= hi);
-        lo + self.next() % (hi - lo + 1)
     }
 
     fn index(&mut self, len: usize) -> usize {

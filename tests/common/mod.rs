@@ -101,3 +101,26 @@ pub fn stderr(o: &std::process::Output) -> String {
 pub fn shipped_dir() -> String {
     root().join("policies-wasm").display().to_string()
 }
+
+/// xorshift64*: a small, seeded, reproducible generator for randomized
+/// trials.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo <= hi);
+        lo + self.next() % (hi - lo + 1)
+    }
+}
