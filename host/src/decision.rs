@@ -1,6 +1,7 @@
 //! What Gavel answers: the final verdict, every reason, and what each
 //! policy did.
 
+use crate::escalation::EscalationTicket;
 use serde::{Deserialize, Serialize};
 
 /// The final verdict of a decision.
@@ -112,6 +113,13 @@ pub struct Decision {
     /// The policy-set generation that decided (0 outside a runtime).
     #[serde(default)]
     pub generation: u64,
+    /// The decision's sequence number in the log, once committed (absent
+    /// outside a runtime, and when the log runs buffered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The escalation this decision opened (escalate verdicts in a runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationTicket>,
 }
 
 impl Decision {

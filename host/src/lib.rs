@@ -28,10 +28,13 @@ pub mod case_file;
 pub mod case_runner;
 pub mod decision;
 pub mod engine;
+pub mod escalation;
 pub mod generation;
+pub mod kill_switch;
 pub mod load_error;
 pub mod log;
 pub mod manifest;
+pub mod metrics;
 pub mod policy;
 pub mod policy_failure;
 pub mod policy_instance;
@@ -41,13 +44,17 @@ pub mod replay;
 pub mod request;
 pub mod runtime;
 pub mod sandbox;
+pub mod service;
+pub mod webhook;
 
 pub use artifact_cache::ArtifactCache;
 pub use case_file::{CaseFile, CaseFileError};
 pub use case_runner::{CaseOutcome, CaseRunner};
 pub use decision::{Decision, Finding, PolicyRun, Reason, RunVerdict, Verdict};
 pub use engine::PolicyEngine;
+pub use escalation::{Escalation, EscalationError, EscalationStatus, Escalations};
 pub use generation::Generation;
+pub use kill_switch::{KillSwitch, KillSwitchState};
 pub use load_error::LoadError;
 pub use log::{DecisionLog, LogMode, LogOptions};
 pub use manifest::{Isolation, Manifest, Mode, OnError};
@@ -57,5 +64,6 @@ pub use policy_set::PolicySet;
 pub use policy_watcher::PolicyWatcher;
 pub use request::{Request, RequestError};
 pub use runtime::{
-    GenerationChange, ReloadOutcome, Runtime, RuntimeError, STATUS_FILE, Status, StatusFile,
+    GenerationChange, ReloadOutcome, Runtime, RuntimeError, RuntimeOptions, STATUS_FILE, Status,
+    StatusFile,
 };

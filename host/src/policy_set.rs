@@ -147,6 +147,8 @@ impl PolicySet {
                 }],
                 policies: Vec::new(),
                 generation: 0,
+                seq: None,
+                escalation: None,
             };
         }
         let wit_request = to_wit(request, registered);
@@ -237,6 +239,8 @@ impl PolicySet {
             reasons,
             policies: runs,
             generation: 0,
+            seq: None,
+            escalation: None,
         }
     }
 }

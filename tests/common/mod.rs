@@ -124,3 +124,5 @@ impl Rng {
         lo + self.next() % (hi - lo + 1)
     }
 }
+
+pub mod server;

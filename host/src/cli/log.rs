@@ -457,25 +457,36 @@ fn render_table(records: &[Record]) -> String {
                     engaged,
                     actor,
                     reason,
+                    agent,
                 } => (
-                    String::new(),
+                    agent.clone().unwrap_or_default(),
                     String::new(),
                     String::new(),
                     format!(
-                        "{} by {actor}: {reason}",
+                        "{} {} by {actor}: {reason}",
+                        if agent.is_some() {
+                            "agent kill switch"
+                        } else {
+                            "kill switch"
+                        },
                         if *engaged { "engaged" } else { "released" }
                     ),
                 ),
                 LogEvent::EscalationResolved {
+                    id,
                     request_id,
-                    resolution,
-                    actor,
-                    note,
+                    status,
+                    reviewer,
+                    comment,
                 } => (
                     String::new(),
                     String::new(),
-                    resolution.as_str().to_owned(),
-                    format!("{request_id} resolved by {actor}: {note}"),
+                    status.as_str().to_owned(),
+                    format!(
+                        "escalation {id} ({request_id}) {} by {}: {comment}",
+                        status.as_str(),
+                        reviewer.as_deref().unwrap_or("deadline")
+                    ),
                 ),
             };
             let dash = |s: String| {

@@ -1,11 +1,15 @@
 //! The command line: argument parsing and dispatch. `anyhow` lives here,
 //! at the edge, and nowhere in the library.
 
+mod escalations;
 mod eval;
+mod killswitch;
 mod log;
 mod policies;
+mod remote;
 mod replay;
 mod runtime;
+mod serve;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +55,15 @@ enum Command {
     /// directory and report the verdicts that would change. Exit 0 if none
     /// would, 3 if some would, 1 on error. The log is opened read-only.
     Replay(replay::ReplayArgs),
+    /// Serve the HTTP API: evaluation, decisions, escalation review, the
+    /// kill switch, policy status and rollback, health and metrics.
+    Serve(serve::ServeArgs),
+    /// Review escalations on a running service.
+    #[command(subcommand)]
+    Escalations(escalations::EscalationsCommand),
+    /// Engage, release or show the kill switch of a running service.
+    #[command(subcommand)]
+    Killswitch(killswitch::KillSwitchCommand),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -69,6 +82,9 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(args),
         Command::Log(command) => log::run(command),
         Command::Replay(args) => replay::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Escalations(command) => escalations::run(command),
+        Command::Killswitch(command) => killswitch::run(command),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

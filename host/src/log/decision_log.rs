@@ -5,9 +5,10 @@ use super::checkpoint::Checkpoint;
 use super::entry::LogEvent;
 use super::keys;
 use super::tables::{
-    self, BY_AGENT, BY_TIME, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS,
+    self, BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, GENERATION_KEY, HEAD_KEY, KILL_SWITCH, META,
+    RECORDS, StateWrite,
 };
-use super::writer::{Head, Job, PendingRecord, Writer};
+use super::writer::{CommitObserver, Head, Job, PendingRecord, Writer};
 use super::{LogError, now_ms};
 use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend};
 use std::path::Path;
@@ -69,6 +70,7 @@ pub struct DecisionLog {
     writer: Option<JoinHandle<()>>,
     options: LogOptions,
     failure: Arc<Mutex<Option<String>>>,
+    observer: Arc<std::sync::OnceLock<CommitObserver>>,
     generation: u64,
 }
 
@@ -112,6 +114,7 @@ impl DecisionLog {
         let db = Arc::new(db);
         let (head, generation) = init_tables(&db)?;
         let failure = Arc::new(Mutex::new(None));
+        let observer = Arc::new(std::sync::OnceLock::new());
         let (jobs, queue) = sync_channel(options.queue.max(1));
         let writer = Writer::new(
             db.clone(),
@@ -119,6 +122,7 @@ impl DecisionLog {
             head,
             options.checkpoint_every,
             failure.clone(),
+            observer.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("gavel-log-writer".to_owned())
@@ -130,6 +134,7 @@ impl DecisionLog {
             writer: Some(handle),
             options,
             failure,
+            observer,
             generation,
         })
     }
@@ -144,15 +149,79 @@ impl DecisionLog {
         self.generation
     }
 
+    /// `Ok` while the log accepts writes; otherwise why not.
+    pub fn writable(&self) -> Result<(), String> {
+        if self.jobs.is_none() {
+            return Err("the decision log is closed".to_owned());
+        }
+        if self.writer.as_ref().is_some_and(JoinHandle::is_finished) {
+            return Err("the decision log's writer thread has stopped".to_owned());
+        }
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            Some(why) => Err(format!("a decision log write failed: {why}")),
+            None => Ok(()),
+        }
+    }
+
     /// The log's mode.
     pub fn mode(&self) -> LogMode {
         self.options.mode
+    }
+
+    /// Have `observe` called after every commit with its duration and
+    /// record count (for metrics). Only the first observer is kept.
+    pub fn observe_commits(&self, observe: CommitObserver) {
+        let _ = self.observer.set(observe);
     }
 
     /// Record an event. In durable mode this returns once the record is
     /// committed; in buffered mode once it is queued. An error means the
     /// event is not (and will not be) recorded: callers must fail closed.
     pub fn append(&self, event: &LogEvent, generation: u64) -> Result<Appended, LogError> {
+        self.append_with_state(event, generation, Vec::new())
+    }
+
+    /// [`DecisionLog::append`], with state-table changes committed in the
+    /// same transaction as the record.
+    pub fn append_with_state(
+        &self,
+        event: &LogEvent,
+        generation: u64,
+        state: Vec<StateWrite>,
+    ) -> Result<Appended, LogError> {
+        let wait = self.options.mode == LogMode::Durable;
+        self.submit(event, generation, state, wait)
+    }
+
+    /// Record an event and its state changes and wait for the commit,
+    /// whatever the mode: for control events (kill switch, escalation
+    /// resolutions) whose effect must not be lost.
+    pub fn append_committed(
+        &self,
+        event: &LogEvent,
+        generation: u64,
+        state: Vec<StateWrite>,
+    ) -> Result<u64, LogError> {
+        match self.submit(event, generation, state, true)? {
+            Appended::Committed(seq) => Ok(seq),
+            Appended::Queued => Err(LogError::Unavailable(
+                "the record was queued but not committed".to_owned(),
+            )),
+        }
+    }
+
+    fn submit(
+        &self,
+        event: &LogEvent,
+        generation: u64,
+        state: Vec<StateWrite>,
+        wait: bool,
+    ) -> Result<Appended, LogError> {
         if let Some(why) = self
             .failure
             .lock()
@@ -175,25 +244,22 @@ impl DecisionLog {
             generation,
             event_json: serde_json::to_vec(event).map_err(|e| LogError::Encode(e.to_string()))?,
             agent_id,
+            state,
         };
         let jobs = self
             .jobs
             .as_ref()
             .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?;
         let gone = || LogError::Unavailable("the writer thread has stopped".to_owned());
-        match self.options.mode {
-            LogMode::Buffered => {
-                jobs.send(Job::Append(record, None)).map_err(|_| gone())?;
-                Ok(Appended::Queued)
-            }
-            LogMode::Durable => {
-                let (ack, done) = sync_channel(1);
-                jobs.send(Job::Append(record, Some(ack)))
-                    .map_err(|_| gone())?;
-                let seq = done.recv().map_err(|_| gone())??;
-                Ok(Appended::Committed(seq))
-            }
+        if !wait {
+            jobs.send(Job::Append(record, None)).map_err(|_| gone())?;
+            return Ok(Appended::Queued);
         }
+        let (ack, done) = sync_channel(1);
+        jobs.send(Job::Append(record, Some(ack)))
+            .map_err(|_| gone())?;
+        let seq = done.recv().map_err(|_| gone())??;
+        Ok(Appended::Committed(seq))
     }
 
     /// Write a signed checkpoint of the current head now (after every
@@ -265,6 +331,8 @@ fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {
         txn.open_table(BY_AGENT).map_err(LogError::storage)?;
         txn.open_table(BY_TIME).map_err(LogError::storage)?;
         txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
+        txn.open_table(ESCALATIONS).map_err(LogError::storage)?;
+        txn.open_table(KILL_SWITCH).map_err(LogError::storage)?;
     }
     txn.commit().map_err(LogError::storage)?;
     let read = db.begin_read().map_err(LogError::storage)?;

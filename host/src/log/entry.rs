@@ -7,6 +7,7 @@
 //! to re-serialize anything.
 
 use crate::decision::{PolicyRun, Reason, Verdict};
+use crate::escalation::{EscalationStatus, EscalationTicket};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -46,7 +47,7 @@ pub enum LogEvent {
         /// Why.
         error: String,
     },
-    /// The kill switch was engaged or released.
+    /// The kill switch was engaged or released, for every agent or one.
     KillSwitch {
         /// Engaged (true) or released.
         engaged: bool,
@@ -54,17 +55,26 @@ pub enum LogEvent {
         actor: String,
         /// Why.
         reason: String,
+        /// Only this agent's switch; absent for the fleet-wide one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
     },
-    /// A human resolved an escalation.
+    /// An escalation left `pending`: a reviewer approved or denied it, or
+    /// its deadline passed (`expired`, which is a deny). It was opened by
+    /// the decision record whose `escalation.id` is `id`.
     EscalationResolved {
-        /// The escalated decision's request id.
+        /// The escalation.
+        id: String,
+        /// The escalated request's id.
         request_id: String,
-        /// `approve` or `deny`.
-        resolution: Verdict,
-        /// Who.
-        actor: String,
-        /// Why.
-        note: String,
+        /// `approved`, `denied` or `expired`.
+        status: EscalationStatus,
+        /// The reviewer; absent when it expired.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reviewer: Option<String>,
+        /// The reviewer's comment.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        comment: String,
     },
 }
 
@@ -111,6 +121,9 @@ pub struct DecisionEntry {
     pub policies: Vec<PolicyRun>,
     /// Which param values were replaced by keyed hashes, and why.
     pub redactions: Vec<Redaction>,
+    /// The escalation this decision opened (escalate verdicts only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationTicket>,
 }
 
 /// The request as recorded: enough to replay it.

@@ -28,8 +28,11 @@ pub use query::{
     parse_seq, parse_time, parse_verdict, query, records_after, stats, tail,
 };
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor};
-pub use tables::{BY_AGENT, BY_TIME, CHECKPOINTS, META, RECORDS};
+pub use tables::{
+    BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, RECORDS, StateTable, StateWrite,
+};
 pub use verify::{VerifyProblem, VerifyReport, verify};
+pub use writer::CommitObserver;
 
 use std::path::PathBuf;
 

@@ -799,6 +799,7 @@ mod tests {
             reasons,
             policies: vec![run("p1", first), run("p2", RunVerdict::Approve)],
             redactions: Vec::new(),
+            escalation: None,
         })
     }
 
@@ -807,6 +808,7 @@ mod tests {
             engaged: true,
             actor: "ops".to_owned(),
             reason: "drill".to_owned(),
+            agent: None,
         }
     }
 

@@ -5,9 +5,14 @@
 //!   `generation` → the last policy-set generation (8 bytes);
 //! - `by_agent`: (agent id, seq) → (), for queries by agent;
 //! - `by_time`: (log time ms, seq) → (), for queries by time range;
-//! - `checkpoints`: size → signed checkpoint (JSON).
+//! - `checkpoints`: size → signed checkpoint (JSON);
+//! - `escalations`: escalation id → its current state (JSON);
+//! - `kill_switch`: agent id (`""` for the fleet-wide switch) → the
+//!   engagement (JSON); absent when released.
 //!
-//! A record and the new head are written in the same transaction.
+//! A record and the new head are written in the same transaction, and so
+//! is any state the record changes (an escalation, a kill switch): the
+//! state tables never disagree with the log.
 
 use super::chain::ChainHash;
 use redb::TableDefinition;
@@ -22,6 +27,41 @@ pub const BY_AGENT: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_
 pub const BY_TIME: TableDefinition<(i64, u64), ()> = TableDefinition::new("by_time");
 /// size → checkpoint JSON.
 pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+
+/// escalation id → state JSON.
+pub const ESCALATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("escalations");
+/// agent id (`""`: every agent) → engagement JSON.
+pub const KILL_SWITCH: TableDefinition<&str, &[u8]> = TableDefinition::new("kill_switch");
+
+/// A state table a record may change in its own transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateTable {
+    /// [`ESCALATIONS`].
+    Escalations,
+    /// [`KILL_SWITCH`].
+    KillSwitch,
+}
+
+impl StateTable {
+    /// The table's definition.
+    pub fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        match self {
+            StateTable::Escalations => ESCALATIONS,
+            StateTable::KillSwitch => KILL_SWITCH,
+        }
+    }
+}
+
+/// A change to a state table, committed with the record that causes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateWrite {
+    /// Which table.
+    pub table: StateTable,
+    /// The key.
+    pub key: String,
+    /// The new value; `None` removes the key.
+    pub value: Option<Vec<u8>>,
+}
 
 /// The `meta` key of the head.
 pub const HEAD_KEY: &str = "head";

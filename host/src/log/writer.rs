@@ -10,7 +10,7 @@ use super::LogError;
 use super::chain::{self, ChainHash};
 use super::checkpoint::Checkpoint;
 use super::tables::{
-    self, BY_AGENT, BY_TIME, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS,
+    self, BY_AGENT, BY_TIME, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS, StateWrite,
 };
 use ed25519_dalek::SigningKey;
 use redb::{Database, Durability};
@@ -31,6 +31,8 @@ pub struct PendingRecord {
     pub event_json: Vec<u8>,
     /// For the agent index, when the event is a decision.
     pub agent_id: Option<String>,
+    /// State the record changes, in the same transaction.
+    pub state: Vec<StateWrite>,
 }
 
 /// Work for the writer.
@@ -60,7 +62,11 @@ pub struct Writer {
     head: Head,
     checkpoint_every: u64,
     failure: Arc<std::sync::Mutex<Option<String>>>,
+    observer: Arc<std::sync::OnceLock<CommitObserver>>,
 }
+
+/// Called after every successful commit with its duration and record count.
+pub type CommitObserver = Box<dyn Fn(std::time::Duration, usize) + Send + Sync>;
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +97,7 @@ impl Writer {
         head: Head,
         checkpoint_every: u64,
         failure: Arc<std::sync::Mutex<Option<String>>>,
+        observer: Arc<std::sync::OnceLock<CommitObserver>>,
     ) -> Self {
         Writer {
             db,
@@ -98,6 +105,7 @@ impl Writer {
             head,
             checkpoint_every: checkpoint_every.max(1),
             failure,
+            observer,
         }
     }
 
@@ -134,7 +142,13 @@ impl Writer {
             }
         }
         let first_seq = self.head.seq + 1;
+        let started = std::time::Instant::now();
         let result = self.commit(&records, !checkpoint_acks.is_empty());
+        if result.is_ok()
+            && let Some(observe) = self.observer.get()
+        {
+            observe(started.elapsed(), records.len());
+        }
         if let Err(e) = &result {
             tracing::error!("decision log write failed: {e}");
             *self
@@ -189,6 +203,16 @@ impl Writer {
                 by_time
                     .insert((record.time_ms, seq), ())
                     .map_err(LogError::storage)?;
+                for write in &record.state {
+                    let mut state = txn
+                        .open_table(write.table.definition())
+                        .map_err(LogError::storage)?;
+                    match &write.value {
+                        Some(value) => state.insert(write.key.as_str(), value.as_slice()).map(drop),
+                        None => state.remove(write.key.as_str()).map(drop),
+                    }
+                    .map_err(LogError::storage)?;
+                }
                 head.seq = seq;
                 head.hash = hash;
             }

@@ -40,6 +40,7 @@ fn decision(agent: &str, n: usize) -> LogEvent {
             findings: Vec::new(),
         }],
         redactions: Vec::new(),
+        escalation: None,
     })
 }
 

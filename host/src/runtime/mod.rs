@@ -12,11 +12,15 @@
 use crate::artifact_cache::ArtifactCache;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::engine::PolicyEngine;
+use crate::escalation::{
+    DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
+};
 use crate::generation::{Generation, fingerprint};
+use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
 use crate::load_error::LoadError;
 use crate::log::{
-    DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor, keys,
-    now_ms,
+    Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
+    keys, now_ms,
 };
 use crate::policy_set::{PolicySet, RUNTIME_POLICY};
 use crate::request::Request;
@@ -25,6 +29,27 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+mod controls;
+
+/// How a [`Runtime`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// The decision log's options.
+    pub log: LogOptions,
+    /// How long an escalation waits for a reviewer before it expires.
+    pub escalation_timeout: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            log: LogOptions::default(),
+            escalation_timeout: DEFAULT_ESCALATION_TIMEOUT,
+        }
+    }
+}
 
 /// Generations kept for rollback, the live one included.
 pub const KEPT_GENERATIONS: usize = 5;
@@ -115,6 +140,9 @@ pub struct Runtime {
     log: DecisionLog,
     redaction_key: [u8; 32],
     live: ArcSwap<Generation>,
+    kill_switch: KillSwitch,
+    escalations: Escalations,
+    escalation_timeout: Duration,
     state: Mutex<State>,
     /// One reload at a time (reloads are slow; decisions never take this).
     reloading: Mutex<()>,
@@ -141,9 +169,25 @@ impl Runtime {
         data_dir: &Path,
         options: LogOptions,
     ) -> Result<Self, RuntimeError> {
+        let options = RuntimeOptions {
+            log: options,
+            ..RuntimeOptions::default()
+        };
+        Self::start_with(policies_dir, data_dir, options)
+    }
+
+    /// [`Runtime::start`] with every option. Also loads the persisted kill
+    /// switch and escalations.
+    pub fn start_with(
+        policies_dir: &Path,
+        data_dir: &Path,
+        options: RuntimeOptions,
+    ) -> Result<Self, RuntimeError> {
         let engine = PolicyEngine::new()?;
         let cache = ArtifactCache::open(data_dir, engine.engine())?;
-        let log = DecisionLog::open(data_dir, options)?;
+        let log = DecisionLog::open(data_dir, options.log)?;
+        let kill_switch = KillSwitch::load(log.database())?;
+        let escalations = Escalations::load(log.database())?;
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
         let number = log.last_generation() + 1;
         let first = match build(policies_dir, &engine, &cache, redaction_key, number) {
@@ -167,6 +211,9 @@ impl Runtime {
             log,
             redaction_key,
             live: ArcSwap::new(first.clone()),
+            kill_switch,
+            escalations,
+            escalation_timeout: options.escalation_timeout,
             state: Mutex::new(State {
                 acted_on: Some(first.fingerprint),
                 kept: VecDeque::from([first]),
@@ -229,14 +276,58 @@ impl Runtime {
 
     /// Decide and record, on the generation live when the call began. If
     /// the record cannot be written, the answer is a deny with code
-    /// `log-unavailable`: nothing is ever approved without a trail.
+    /// `log-unavailable`: nothing is ever approved without a trail. While
+    /// a kill switch stops the agent, the answer is a deny with code
+    /// `kill-switch` and no policy runs. An escalate opens an
+    /// [`Escalation`], recorded in the same transaction as the decision.
     pub fn decide(&self, request: &Request) -> Decision {
         let live = self.live.load_full();
-        let mut decision = live.set.evaluate(request);
+        let mut decision = match self.kill_switch.check(&request.agent_id) {
+            Some((engagement, global)) => stopped(request, &engagement, global),
+            None => live.set.evaluate(request),
+        };
         decision.generation = live.number;
-        let entry = entry(&live.redactor, request, &decision);
-        match self.log.append(&LogEvent::Decision(entry), live.number) {
-            Ok(_) => decision,
+        let mut entry = entry(&live.redactor, request, &decision);
+        let mut state = Vec::new();
+        let mut opened = None;
+        if decision.verdict == Verdict::Escalate {
+            let now = now_ms();
+            let timeout = i64::try_from(self.escalation_timeout.as_millis()).unwrap_or(i64::MAX);
+            let ticket = EscalationTicket {
+                id: Escalations::new_id(),
+                deadline_ms: now.saturating_add(timeout),
+            };
+            let escalation = Escalation {
+                id: ticket.id.clone(),
+                status: EscalationStatus::Pending,
+                request: entry.request.clone(),
+                reasons: decision.reasons.clone(),
+                created_ms: now,
+                deadline_ms: ticket.deadline_ms,
+                resolution: None,
+            };
+            match escalation.state_write() {
+                Ok(write) => state.push(write),
+                Err(e) => return fail_closed(decision, &e),
+            }
+            entry.escalation = Some(ticket.clone());
+            decision.escalation = Some(ticket);
+            opened = Some(escalation);
+        }
+        match self
+            .log
+            .append_with_state(&LogEvent::Decision(entry), live.number, state)
+        {
+            Ok(appended) => {
+                decision.seq = match appended {
+                    Appended::Committed(seq) => Some(seq),
+                    Appended::Queued => None,
+                };
+                if let Some(escalation) = opened {
+                    self.escalations.insert(escalation);
+                }
+                decision
+            }
             Err(e) => fail_closed(decision, &e),
         }
     }
@@ -448,6 +539,30 @@ fn entry(redactor: &Redactor, request: &Request, decision: &Decision) -> Decisio
         reasons: decision.reasons.clone(),
         policies: decision.policies.clone(),
         redactions,
+        escalation: None,
+    }
+}
+
+/// The decision when a kill switch stops the agent: no policy runs.
+fn stopped(request: &Request, engagement: &Engagement, global: bool) -> Decision {
+    let which = if global {
+        "the kill switch is engaged".to_owned()
+    } else {
+        format!("agent `{}` is stopped by its kill switch", request.agent_id)
+    };
+    Decision {
+        request_id: request.request_id.clone(),
+        verdict: Verdict::Deny,
+        reasons: vec![Reason {
+            policy: RUNTIME_POLICY.to_owned(),
+            verdict: Verdict::Deny,
+            code: KILL_SWITCH_CODE.to_owned(),
+            message: format!("{which} (by {}: {})", engagement.actor, engagement.reason),
+        }],
+        policies: Vec::new(),
+        generation: 0,
+        seq: None,
+        escalation: None,
     }
 }
 
@@ -462,6 +577,8 @@ fn fail_closed(decision: Decision, error: &LogError) -> Decision {
     Decision {
         reasons,
         verdict: Verdict::Deny,
+        seq: None,
+        escalation: None,
         ..decision
     }
 }

@@ -1,0 +1,261 @@
+//! `gavel serve`: the runtime as an HTTP service.
+
+use super::DataDirArg;
+use super::eval::LogArgs;
+use anyhow::Context;
+use gavel::metrics::Metrics;
+use gavel::policy_watcher::DEFAULT_DEBOUNCE;
+use gavel::service::{self, Access, Limits, Service, Token, parse_duration};
+use gavel::webhook::{Webhook, WebhookConfig};
+use gavel::{PolicyWatcher, Runtime, RuntimeOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The admin token's file in the data directory, when none is given.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// How long in-flight requests (long-polls included) get after a signal
+/// to stop.
+const DRAIN: Duration = Duration::from_secs(5);
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The policy directory (holding policies.toml). Watched: changes are
+    /// swapped in while serving (SIGHUP also reloads).
+    #[arg(long)]
+    policies: PathBuf,
+    /// Address to listen on. Keep it on loopback unless a proxy with TLS
+    /// fronts the service.
+    #[arg(long, env = "GAVEL_LISTEN", default_value = "127.0.0.1:7700")]
+    listen: String,
+    /// File holding the admin token. Otherwise $GAVEL_ADMIN_TOKEN, otherwise
+    /// <data-dir>/admin.token (generated on first start, mode 0600).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// File holding a token that evaluation requires. Otherwise
+    /// $GAVEL_EVAL_TOKEN; without either, evaluation is open.
+    #[arg(long)]
+    eval_token_file: Option<PathBuf>,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    max_body: usize,
+    /// Most actions in one batch.
+    #[arg(long, default_value_t = 100)]
+    max_batch: usize,
+    /// How long an escalation waits for a reviewer before it expires
+    /// (a deny): e.g. 90s, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    escalation_timeout: Duration,
+    /// POST each new escalation to this URL (Slack-compatible JSON), with
+    /// retries.
+    #[arg(long, env = "GAVEL_WEBHOOK")]
+    webhook: Option<String>,
+    /// Do not watch the policy directory (SIGHUP and rollback still work).
+    #[arg(long)]
+    no_watch: bool,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    data: DataDirArg,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let data_dir = &args.data.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let (admin, admin_source) = admin_token(&args, data_dir)?;
+    let eval = eval_token(&args)?;
+    let options = RuntimeOptions {
+        log: args.log.options(),
+        escalation_timeout: args.escalation_timeout,
+    };
+    let runtime = Arc::new(
+        Runtime::start_with(&args.policies, data_dir, options).with_context(|| {
+            format!(
+                "cannot start with policies from {}",
+                args.policies.display()
+            )
+        })?,
+    );
+    let metrics = Arc::new(Metrics::new());
+    let webhook = match &args.webhook {
+        Some(url) => {
+            let observed = metrics.clone();
+            Some(
+                Webhook::start(WebhookConfig::new(url.clone()), move |ok| {
+                    observed.record_webhook(ok)
+                })
+                .context("--webhook")?,
+            )
+        }
+        None => None,
+    };
+    let limits = Limits {
+        max_body: args.max_body,
+        max_batch: args.max_batch.max(1),
+        ..Limits::default()
+    };
+    let access = Access { admin, eval };
+    let service = Arc::new(Service::new(
+        runtime.clone(),
+        access,
+        limits,
+        metrics,
+        webhook,
+    ));
+    let watcher = match args.no_watch {
+        true => None,
+        false => Some(
+            PolicyWatcher::start(runtime.clone(), DEFAULT_DEBOUNCE)
+                .context("cannot watch the policy directory")?,
+        ),
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gavel-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    let served = tokio.block_on(serve(service, &args, &admin_source, runtime.clone()));
+    tokio.shutdown_timeout(DRAIN);
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    served?;
+    match Arc::into_inner(runtime) {
+        Some(runtime) => runtime.close().context("closing the decision log")?,
+        None => tracing::warn!("the runtime is still in use; the log closes when it is dropped"),
+    }
+    eprintln!("gavel: stopped");
+    Ok(0)
+}
+
+async fn serve(
+    service: Arc<Service>,
+    args: &ServeArgs,
+    admin_source: &str,
+    runtime: Arc<Runtime>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let generation = runtime.policies();
+    println!(
+        "gavel: serving generation {} ({} policies from {}) on http://{addr}",
+        generation.number,
+        generation.set.policies().len(),
+        args.policies.display()
+    );
+    println!("gavel: admin token {admin_source}");
+    println!(
+        "gavel: try  curl -s http://{addr}/v1/evaluate -d '{{\"agent_id\":\"customer-support\",\"action\":\"issue_refund\",\"amount\":150,\"currency\":\"USD\"}}'"
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(signals(runtime, stop));
+    let mut on_stop = stopped.clone();
+    let shutdown = async move {
+        let _ = on_stop.wait_for(|s| *s).await;
+    };
+    let server = service::serve(service, listener, shutdown);
+    let mut drained = stopped;
+    let deadline = async move {
+        let _ = drained.wait_for(|s| *s).await;
+        tokio::time::sleep(DRAIN).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving")?,
+        () = deadline => tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway"),
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM stop the service; SIGHUP reloads the policies.
+async fn signals(runtime: Arc<Runtime>, stop: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot handle signals");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => {
+                let runtime = runtime.clone();
+                // Outcomes are logged, recorded and kept in the status.
+                let _ = tokio::task::spawn_blocking(move || runtime.reload()).await;
+            }
+        }
+    }
+    eprintln!("gavel: stopping");
+    let _ = stop.send(true);
+}
+
+/// The admin token and where it came from (never the token itself).
+fn admin_token(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<(Token, String)> {
+    if let Some(file) = &args.admin_token_file {
+        return Ok((read_token(file)?, format!("from {}", file.display())));
+    }
+    if let Ok(text) = std::env::var("GAVEL_ADMIN_TOKEN") {
+        let token = Token::new(&text).map_err(|e| anyhow::anyhow!("GAVEL_ADMIN_TOKEN: {e}"))?;
+        return Ok((token, "from $GAVEL_ADMIN_TOKEN".to_owned()));
+    }
+    let file = data_dir.join(ADMIN_TOKEN_FILE);
+    if file.exists() {
+        return Ok((read_token(&file)?, format!("in {}", file.display())));
+    }
+    let (token, text) = Token::generate();
+    write_secret(&file, &text)?;
+    Ok((token, format!("generated in {}", file.display())))
+}
+
+fn eval_token(args: &ServeArgs) -> anyhow::Result<Option<Token>> {
+    if let Some(file) = &args.eval_token_file {
+        return Ok(Some(read_token(file)?));
+    }
+    match std::env::var("GAVEL_EVAL_TOKEN") {
+        Ok(text) => Ok(Some(
+            Token::new(&text).map_err(|e| anyhow::anyhow!("GAVEL_EVAL_TOKEN: {e}"))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
+fn read_token(file: &Path) -> anyhow::Result<Token> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file)
+        .with_context(|| format!("cannot read the token file {}", file.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "the token file {} can be read by others (mode {:o}); chmod 600 it",
+            file.display(),
+            mode & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the token file {}", file.display()))?;
+    Token::new(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+fn write_secret(file: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("cannot create {}", file.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", file.display()))
+}

@@ -1,0 +1,139 @@
+//! The runtime's human controls: the kill switch and escalation review.
+//! Every change is a log record committed (durably, whatever the log
+//! mode) in the same transaction as the state it changes.
+
+use super::Runtime;
+use crate::escalation::{Escalation, EscalationError, EscalationStatus, Escalations, Resolution};
+use crate::kill_switch::{Engagement, KillSwitch, KillSwitchState};
+use crate::log::{LogError, LogEvent, now_ms};
+use std::sync::Arc;
+
+impl Runtime {
+    /// The kill switch.
+    pub fn kill_switch(&self) -> &KillSwitch {
+        &self.kill_switch
+    }
+
+    /// Every escalation.
+    pub fn escalations(&self) -> &Escalations {
+        &self.escalations
+    }
+
+    /// Engage or release the fleet-wide kill switch (`agent: None`) or one
+    /// agent's, and record who did it and why.
+    pub fn set_kill_switch(
+        &self,
+        engaged: bool,
+        agent: Option<&str>,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Arc<KillSwitchState>, LogError> {
+        let engagement = engaged.then(|| Engagement {
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+            since_ms: now_ms(),
+        });
+        let event = LogEvent::KillSwitch {
+            engaged,
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+            agent: agent.map(str::to_owned),
+        };
+        self.kill_switch.set(engagement, agent, |write| {
+            self.log
+                .append_committed(&event, self.generation(), vec![write])
+                .map(drop)
+        })
+    }
+
+    /// A reviewer approves (`approve`) or denies a pending escalation. An
+    /// escalation past its deadline expires instead, and the answer is
+    /// [`EscalationError::NotPending`].
+    pub fn resolve_escalation(
+        &self,
+        id: &str,
+        approve: bool,
+        reviewer: &str,
+        comment: &str,
+    ) -> Result<Escalation, EscalationError> {
+        if reviewer.trim().is_empty() {
+            return Err(EscalationError::NoReviewer);
+        }
+        let now = now_ms();
+        if self
+            .escalations
+            .get(id)
+            .is_some_and(|e| e.status == EscalationStatus::Pending && e.deadline_ms <= now)
+        {
+            self.expire(id, now)?;
+        }
+        let status = if approve {
+            EscalationStatus::Approved
+        } else {
+            EscalationStatus::Denied
+        };
+        let resolution = Resolution {
+            reviewer: Some(reviewer.to_owned()),
+            comment: comment.to_owned(),
+            at_ms: now,
+        };
+        self.transition(id, status, resolution)
+    }
+
+    /// Expire every pending escalation whose deadline has passed; returns
+    /// those expired now.
+    pub fn expire_escalations(&self) -> Result<Vec<Escalation>, EscalationError> {
+        let now = now_ms();
+        let mut expired = Vec::new();
+        for id in self.escalations.due(now) {
+            if let Some(e) = self.expire(&id, now)? {
+                expired.push(e);
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Expire one escalation; `None` if someone resolved it first.
+    fn expire(&self, id: &str, now: i64) -> Result<Option<Escalation>, EscalationError> {
+        let resolution = Resolution {
+            reviewer: None,
+            comment: String::new(),
+            at_ms: now,
+        };
+        match self.transition(id, EscalationStatus::Expired, resolution) {
+            Ok(e) => Ok(Some(e)),
+            Err(EscalationError::NotPending { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        status: EscalationStatus,
+        resolution: Resolution,
+    ) -> Result<Escalation, EscalationError> {
+        self.escalations.resolve(id, status, resolution, |next| {
+            let event = LogEvent::EscalationResolved {
+                id: next.id.clone(),
+                request_id: next.request.request_id.clone(),
+                status,
+                reviewer: next.resolution.as_ref().and_then(|r| r.reviewer.clone()),
+                comment: next
+                    .resolution
+                    .as_ref()
+                    .map(|r| r.comment.clone())
+                    .unwrap_or_default(),
+            };
+            self.log
+                .append_committed(&event, self.generation(), vec![next.state_write()?])
+                .map(drop)
+        })
+    }
+
+    /// Whether the runtime can decide: a policy set is live (always, once
+    /// started) and the log accepts writes. `Err` says why not.
+    pub fn ready(&self) -> Result<(), String> {
+        self.log.writable()
+    }
+}

@@ -1,0 +1,109 @@
+//! Reading request bodies: a size limit (413), JSON (400), and fields
+//! taken one by one so that every error names the field.
+
+use super::api_error::ApiError;
+use axum::body::{Body, Bytes};
+use serde_json::{Map, Value};
+
+/// Read the whole body, refusing more than `limit` bytes with 413.
+pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(limit);
+            }
+            source = s.source();
+        }
+        ApiError::invalid(None, format!("cannot read the request body: {e}"))
+    })
+}
+
+/// The body as UTF-8 text.
+pub fn text(bytes: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::invalid(None, format!("the body is not UTF-8: {e}")))
+}
+
+/// The body as a JSON object whose keys are all in `allowed`; an empty
+/// body counts as `{}`.
+pub fn object(bytes: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let text = text(bytes)?;
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid(None, format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::invalid(None, "the body must be a JSON object"));
+    };
+    if let Some(unknown) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid(
+            Some(unknown),
+            format!(
+                "unknown field `{unknown}` (expected one of: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(obj)
+}
+
+/// A string field; `required` ones must be present and not blank.
+pub fn string(
+    obj: &Map<String, Value>,
+    field: &str,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) if required => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` is required"),
+        )),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if required && s.trim().is_empty() => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` must not be empty"),
+        )),
+        Some(Value::String(s)) if s.len() > MAX_TEXT_BYTES => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` is longer than {MAX_TEXT_BYTES} bytes"),
+        )),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` must be a string"),
+        )),
+    }
+}
+
+/// Longest accepted free-text field (reason, comment), in bytes.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// A required boolean field.
+pub fn boolean(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
+    match obj.get(field) {
+        Some(Value::Bool(b)) => Ok(*b),
+        None | Some(Value::Null) => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` is required"),
+        )),
+        Some(_) => Err(ApiError::invalid(
+            Some(field),
+            format!("field `{field}` must be true or false"),
+        )),
+    }
+}
+
+/// An optional non-negative integer field.
+pub fn unsigned(obj: &Map<String, Value>, field: &str) -> Result<Option<u64>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                Some(field),
+                format!("field `{field}` must be a non-negative integer"),
+            )
+        }),
+    }
+}

@@ -1,0 +1,698 @@
+//! The outbound webhook for new escalations: a Slack-compatible JSON POST,
+//! with a timeout and retries, that never blocks the caller.
+//!
+//! [`Webhook::send`] only queues the payload (a bounded queue; when it is
+//! full the payload is dropped and reported as failed). One worker thread
+//! delivers the queue in order: each POST is bounded by
+//! [`WebhookConfig::timeout`] end to end, and connection errors, timeouts,
+//! `429` and `5xx` are retried up to [`WebhookConfig::attempts`] times with
+//! exponential backoff. Every payload is reported exactly once to the
+//! `on_result` callback given to [`Webhook::start`].
+//!
+//! Webhook URLs often carry a secret in their path (Slack's do), so logs
+//! and errors name only the URL's host.
+
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How many payloads may wait for delivery before [`Webhook::send`] drops.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// The longest pause between two attempts, whatever the backoff doubles to.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Where and how to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// An `http://` or `https://` URL.
+    pub url: String,
+    /// End-to-end limit of one attempt (connect, send, response).
+    pub timeout: Duration,
+    /// Attempts per payload, the first included (0 counts as 1).
+    pub attempts: u32,
+    /// The pause before the first retry; it doubles for each further one.
+    pub backoff: Duration,
+}
+
+impl WebhookConfig {
+    /// `url` with a 5 s timeout, 4 attempts and a 250 ms backoff.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            timeout: Duration::from_secs(5),
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why a webhook could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The URL does not parse.
+    #[error("webhook URL is not a valid URL: {0}")]
+    InvalidUrl(String),
+    /// The URL has no scheme.
+    #[error("webhook URL must start with http:// or https://")]
+    MissingScheme,
+    /// The URL's scheme is not http or https.
+    #[error("webhook URL must start with http:// or https://, not {0}://")]
+    UnsupportedScheme(String),
+    /// The URL has no host.
+    #[error("webhook URL has no host")]
+    MissingHost,
+    /// The worker thread could not be started.
+    #[error("cannot start the webhook worker thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// The callback, shared by the worker and [`Webhook::send`].
+type OnResult = Mutex<Box<dyn Fn(bool) + Send>>;
+
+/// State shared with the worker.
+struct Shared {
+    /// Set when the webhook is dropped: stop retrying, fail what is queued.
+    closing: AtomicBool,
+    on_result: OnResult,
+}
+
+impl Shared {
+    fn report(&self, ok: bool) {
+        let on_result = self
+            .on_result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        on_result(ok);
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+}
+
+/// A running webhook: a bounded queue and its delivery thread. Dropping it
+/// stops the thread (waiting at most for the attempt in flight, itself
+/// bounded by the timeout); payloads still queued are reported as failed.
+pub struct Webhook {
+    sender: Option<SyncSender<Value>>,
+    worker: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    /// The URL's host, for logs (the full URL may hold a secret).
+    host: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("host", &self.host)
+            .field("running", &self.worker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhook {
+    /// Validates `config.url` and starts the delivery thread.
+    /// `on_result` is told, once per payload given to [`Webhook::send`],
+    /// whether it was delivered.
+    pub fn start(
+        config: WebhookConfig,
+        on_result: impl Fn(bool) + Send + 'static,
+    ) -> Result<Webhook, WebhookError> {
+        let host = validate_url(&config.url)?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            // A redirect is answered, not followed: a POST must not turn
+            // into a GET somewhere else.
+            .max_redirects(0)
+            .user_agent(concat!("gavel/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let shared = Arc::new(Shared {
+            closing: AtomicBool::new(false),
+            on_result: Mutex::new(Box::new(on_result)),
+        });
+        let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE_CAPACITY);
+        let worker = Worker {
+            agent,
+            config,
+            host: host.clone(),
+            shared: Arc::clone(&shared),
+        };
+        let handle = std::thread::Builder::new()
+            .name("gavel-webhook".to_owned())
+            .spawn(move || worker.run(receiver))
+            .map_err(WebhookError::Spawn)?;
+        Ok(Webhook {
+            sender: Some(sender),
+            worker: Some(handle),
+            shared,
+            host,
+        })
+    }
+
+    /// Queues `payload` for delivery; never blocks. When the queue is full
+    /// the payload is dropped, logged and reported as failed.
+    pub fn send(&self, payload: Value) {
+        let Some(sender) = &self.sender else {
+            self.shared.report(false);
+            return;
+        };
+        match sender.try_send(payload) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(
+                    host = %self.host,
+                    "webhook queue is full ({QUEUE_CAPACITY} payloads): dropping a payload"
+                );
+                self.shared.report(false);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::warn!(
+                    host = %self.host,
+                    "webhook worker is gone: dropping a payload"
+                );
+                self.shared.report(false);
+            }
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+        // Closing the channel ends the worker's loop once it is drained.
+        drop(self.sender.take());
+        if let Some(worker) = self.worker.take() {
+            // Cut short a backoff pause.
+            worker.thread().unpark();
+            if worker.join().is_err() {
+                tracing::warn!(host = %self.host, "webhook worker panicked");
+            }
+        }
+    }
+}
+
+/// Checks that `url` is `http://` or `https://` with a host, as ureq will
+/// parse it; returns the host.
+fn validate_url(url: &str) -> Result<String, WebhookError> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e: ureq::http::uri::InvalidUri| WebhookError::InvalidUrl(e.to_string()))?;
+    let scheme = uri.scheme_str().ok_or(WebhookError::MissingScheme)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(WebhookError::UnsupportedScheme(scheme.to_owned()));
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(host.to_owned()),
+        _ => Err(WebhookError::MissingHost),
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered,
+    /// Worth another attempt (connection error, timeout, 429, 5xx).
+    Transient(String),
+    /// Not worth another attempt (other statuses, bad request, no TLS).
+    Permanent(String),
+}
+
+/// The delivery thread.
+struct Worker {
+    agent: ureq::Agent,
+    config: WebhookConfig,
+    host: String,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    fn run(self, receiver: Receiver<Value>) {
+        let mut abandoned = 0u64;
+        for payload in receiver {
+            if self.shared.closing() {
+                abandoned += 1;
+                self.shared.report(false);
+                continue;
+            }
+            let ok = self.deliver(&payload);
+            self.shared.report(ok);
+        }
+        if abandoned > 0 {
+            tracing::warn!(
+                host = %self.host,
+                "webhook stopped with {abandoned} payload(s) undelivered"
+            );
+        }
+    }
+
+    /// Delivers one payload, retrying; true when delivered.
+    fn deliver(&self, payload: &Value) -> bool {
+        let body = match serde_json::to_vec(payload) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::warn!(host = %self.host, "webhook payload does not serialize: {e}");
+                return false;
+            }
+        };
+        let attempts = self.config.attempts.max(1);
+        let mut backoff = self.config.backoff;
+        for attempt in 1..=attempts {
+            let why = match self.attempt(&body) {
+                Attempt::Delivered => return true,
+                Attempt::Permanent(why) => {
+                    tracing::warn!(
+                        host = %self.host,
+                        attempt,
+                        "webhook delivery failed, not retrying: {why}"
+                    );
+                    return false;
+                }
+                Attempt::Transient(why) => why,
+            };
+            if attempt == attempts || self.shared.closing() {
+                tracing::warn!(
+                    host = %self.host,
+                    attempts = attempt,
+                    "webhook delivery failed, giving up: {why}"
+                );
+                return false;
+            }
+            tracing::debug!(
+                host = %self.host,
+                attempt,
+                "webhook delivery failed, retrying in {backoff:?}: {why}"
+            );
+            self.pause(backoff);
+            if self.shared.closing() {
+                tracing::warn!(
+                    host = %self.host,
+                    attempts = attempt,
+                    "webhook stopped before delivering: {why}"
+                );
+                return false;
+            }
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+        }
+        false
+    }
+
+    fn attempt(&self, body: &[u8]) -> Attempt {
+        let sent = self
+            .agent
+            .post(&self.config.url)
+            .header("content-type", "application/json")
+            .send(body);
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    Attempt::Delivered
+                } else if status.is_server_error()
+                    || status == ureq::http::StatusCode::TOO_MANY_REQUESTS
+                {
+                    Attempt::Transient(format!("status {status}"))
+                } else {
+                    Attempt::Permanent(format!("status {status}"))
+                }
+            }
+            Err(e) => {
+                let transient = matches!(
+                    e,
+                    ureq::Error::Timeout(_)
+                        | ureq::Error::Io(_)
+                        | ureq::Error::ConnectionFailed
+                        | ureq::Error::HostNotFound
+                        | ureq::Error::Protocol(_)
+                        | ureq::Error::ConnectProxyFailed(_)
+                );
+                let why = match e {
+                    ureq::Error::TlsRequired => {
+                        "https needs TLS, which this build of gavel lacks".to_owned()
+                    }
+                    e => e.to_string(),
+                };
+                if transient {
+                    Attempt::Transient(why)
+                } else {
+                    Attempt::Permanent(why)
+                }
+            }
+        }
+    }
+
+    /// Sleeps `pause`, or less if the webhook is dropped meanwhile.
+    fn pause(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        while !self.shared.closing() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::park_timeout(left);
+        }
+    }
+}
+
+/// A Slack-compatible message: `{"text": text}` with the members of
+/// `fields` (an object) merged in. `text` wins over a `text` member of
+/// `fields`; a `fields` that is not an object adds nothing.
+pub fn slack_payload(text: &str, fields: Value) -> Value {
+    let mut message = match fields {
+        Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    };
+    message.insert("text".to_owned(), Value::String(text.to_owned()));
+    Value::Object(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    /// How the test receiver answers one request.
+    #[derive(Debug, Clone, Copy)]
+    enum Reply {
+        Status(u16),
+        /// Read the request, never answer (keep the connection open).
+        Hang,
+    }
+
+    /// One request the receiver saw.
+    #[derive(Debug)]
+    struct Seen {
+        head: String,
+        body: Vec<u8>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.head.lines().skip(1).find_map(|line| {
+                let (k, v) = line.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        }
+    }
+
+    fn read_request(stream: &mut TcpStream) -> Option<Seen> {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+        let mut seen = Seen {
+            head,
+            body: buf[head_end..].to_vec(),
+        };
+        let length: usize = seen
+            .header("content-length")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(0);
+        while seen.body.len() < length {
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            seen.body.extend_from_slice(&chunk[..n]);
+        }
+        Some(seen)
+    }
+
+    /// A minimal HTTP/1.1 receiver answering with `replies` in turn (one
+    /// per connection), then 200 forever. Returns the webhook URL and the
+    /// requests it sees.
+    fn serve(replies: Vec<Reply>) -> (String, mpsc::Receiver<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook/SECRET", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut replies = replies.into_iter();
+            let mut hung = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(seen) = read_request(&mut stream) else {
+                    continue;
+                };
+                let _ = tx.send(seen);
+                match replies.next().unwrap_or(Reply::Status(200)) {
+                    Reply::Status(status) => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                        );
+                    }
+                    Reply::Hang => hung.push(stream),
+                }
+            }
+        });
+        (url, rx)
+    }
+
+    fn config(url: &str) -> WebhookConfig {
+        WebhookConfig {
+            url: url.to_owned(),
+            timeout: Duration::from_secs(5),
+            attempts: 4,
+            backoff: Duration::from_millis(20),
+        }
+    }
+
+    fn start(config: WebhookConfig) -> (Webhook, mpsc::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel();
+        let hook = Webhook::start(config, move |ok| {
+            let _ = tx.send(ok);
+        })
+        .unwrap();
+        (hook, rx)
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
+    const QUIET: Duration = Duration::from_millis(400);
+
+    #[test]
+    fn delivers_once_with_the_json_body() {
+        let (url, seen) = serve(vec![Reply::Status(200)]);
+        let (hook, results) = start(config(&url));
+        let payload = slack_payload("escalation opened", json!({"escalation": {"id": "e-1"}}));
+        hook.send(payload.clone());
+
+        assert!(results.recv_timeout(WAIT).unwrap());
+        let request = seen.recv_timeout(WAIT).unwrap();
+        assert!(request.head.starts_with("POST /hook/SECRET HTTP/1.1\r\n"));
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body, payload);
+        assert_eq!(body["text"], "escalation opened");
+        assert_eq!(body["escalation"]["id"], "e-1");
+
+        assert!(seen.recv_timeout(QUIET).is_err(), "delivered twice");
+        assert!(results.recv_timeout(QUIET).is_err(), "reported twice");
+    }
+
+    #[test]
+    fn retries_after_a_server_error_then_delivers() {
+        let (url, seen) = serve(vec![Reply::Status(500), Reply::Status(200)]);
+        let (hook, results) = start(config(&url));
+        hook.send(json!({"text": "hi"}));
+
+        assert!(results.recv_timeout(WAIT).unwrap());
+        assert!(seen.recv_timeout(WAIT).is_ok());
+        assert!(seen.recv_timeout(WAIT).is_ok());
+        assert!(seen.recv_timeout(QUIET).is_err(), "more than 2 requests");
+        assert!(results.recv_timeout(QUIET).is_err(), "reported twice");
+        drop(hook);
+    }
+
+    #[test]
+    fn retries_after_too_many_requests() {
+        let (url, seen) = serve(vec![Reply::Status(429), Reply::Status(503)]);
+        let (hook, results) = start(config(&url));
+        hook.send(json!({"text": "hi"}));
+        assert!(results.recv_timeout(WAIT).unwrap());
+        assert_eq!(seen.try_iter().count(), 3);
+        drop(hook);
+    }
+
+    #[test]
+    fn client_errors_are_not_retried() {
+        let (url, seen) = serve(vec![Reply::Status(400)]);
+        let (hook, results) = start(config(&url));
+        hook.send(json!({"text": "hi"}));
+
+        assert!(!results.recv_timeout(WAIT).unwrap());
+        assert!(seen.recv_timeout(WAIT).is_ok());
+        assert!(seen.recv_timeout(QUIET).is_err(), "a 400 was retried");
+        assert!(results.recv_timeout(QUIET).is_err());
+        drop(hook);
+    }
+
+    #[test]
+    fn an_unanswering_receiver_times_out() {
+        let (url, seen) = serve(vec![Reply::Hang, Reply::Hang]);
+        let (hook, results) = start(WebhookConfig {
+            timeout: Duration::from_millis(200),
+            attempts: 2,
+            backoff: Duration::from_millis(10),
+            ..config(&url)
+        });
+        let started = Instant::now();
+        hook.send(json!({"text": "hi"}));
+
+        assert!(!results.recv_timeout(WAIT).unwrap());
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(seen.try_iter().count(), 2);
+        drop(hook);
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_failure() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (hook, results) = start(WebhookConfig {
+            attempts: 2,
+            ..config(&format!("http://127.0.0.1:{port}/hook"))
+        });
+        hook.send(json!({"text": "hi"}));
+        assert!(!results.recv_timeout(WAIT).unwrap());
+    }
+
+    #[test]
+    fn bad_urls_are_typed_errors() {
+        let bad = |url: &str| Webhook::start(WebhookConfig::new(url), |_| {}).unwrap_err();
+        assert!(
+            matches!(bad("ftp://example.com/hook"), WebhookError::UnsupportedScheme(s) if s == "ftp")
+        );
+        assert!(matches!(
+            bad("example.com/hook"),
+            WebhookError::MissingScheme
+        ));
+        assert!(matches!(bad("/hook"), WebhookError::MissingScheme));
+        assert!(matches!(bad("not a url"), WebhookError::InvalidUrl(_)));
+        assert!(matches!(bad(""), WebhookError::InvalidUrl(_)));
+        assert!(matches!(
+            bad("http://"),
+            WebhookError::InvalidUrl(_) | WebhookError::MissingHost
+        ));
+        assert!(matches!(
+            bad("http:///hook"),
+            WebhookError::InvalidUrl(_) | WebhookError::MissingHost
+        ));
+        assert!(matches!(
+            bad("https://host:port/"),
+            WebhookError::InvalidUrl(_)
+        ));
+        let message = bad("ftp://example.com/T0/SECRET").to_string();
+        assert!(
+            message.contains("http://") && !message.contains("SECRET"),
+            "{message}"
+        );
+
+        for good in [
+            "http://127.0.0.1:9/hook",
+            "https://hooks.slack.com/services/T0/B0/SECRET",
+            "HTTP://example.com",
+        ] {
+            let hook = Webhook::start(WebhookConfig::new(good), |_| {}).unwrap();
+            assert!(!format!("{hook:?}").contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn a_full_queue_does_not_block_and_drop_is_bounded() {
+        // Every request hangs: the worker is stuck in its first attempt.
+        let (url, seen) = serve(vec![Reply::Hang; 2 * QUEUE_CAPACITY]);
+        let (hook, results) = start(WebhookConfig {
+            timeout: Duration::from_secs(1),
+            attempts: 1,
+            ..config(&url)
+        });
+        hook.send(json!({"n": 0}));
+        // Wait until the worker has taken the first payload off the queue.
+        seen.recv_timeout(WAIT).unwrap();
+
+        let extra = 50;
+        let started = Instant::now();
+        for n in 0..QUEUE_CAPACITY + extra {
+            hook.send(json!({ "n": n + 1 }));
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(500), "send blocked: {took:?}");
+        // The overflow is reported as failed right away.
+        for _ in 0..extra {
+            assert!(!results.recv_timeout(Duration::from_millis(500)).unwrap());
+        }
+
+        // Dropping waits at most for the attempt in flight; everything
+        // queued is reported as failed.
+        let started = Instant::now();
+        drop(hook);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "drop took {took:?}");
+        let rest: Vec<bool> = results.iter().collect();
+        assert_eq!(rest.len(), 1 + QUEUE_CAPACITY);
+        assert!(rest.iter().all(|ok| !ok));
+    }
+
+    #[test]
+    fn drop_interrupts_a_backoff_pause() {
+        let (url, _seen) = serve(vec![Reply::Status(503); 2]);
+        let (hook, results) = start(WebhookConfig {
+            backoff: Duration::from_secs(30),
+            ..config(&url)
+        });
+        hook.send(json!({"text": "hi"}));
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        drop(hook);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(results.iter().collect::<Vec<_>>(), vec![false]);
+    }
+
+    #[test]
+    fn slack_payload_merges_fields() {
+        assert_eq!(
+            slack_payload("hello", json!({"channel": "#ops", "n": 2})),
+            json!({"text": "hello", "channel": "#ops", "n": 2})
+        );
+        assert_eq!(
+            slack_payload("hello", Value::Null),
+            json!({"text": "hello"})
+        );
+        assert_eq!(
+            slack_payload("hello", json!({"text": "other"})),
+            json!({"text": "hello"})
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let config = WebhookConfig::new("http://example.com/");
+        assert_eq!(config.timeout, Duration::from_secs(5));
+        assert_eq!(config.attempts, 4);
+        assert_eq!(config.backoff, Duration::from_millis(250));
+    }
+}
