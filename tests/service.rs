@@ -188,14 +188,15 @@ fn bad_input_is_a_clear_error_and_never_an_approve() {
     let seed = br#"{"agent_id":"customer-support","action":"issue_refund","amount":150,"currency":"USD","params":{"note":"x"}}"#;
     for _ in 0..300 {
         let mut body = seed.to_vec();
-        for _ in 0..rng.range(1, 4) {
-            let at = rng.range(0, body.len() as u64) as usize;
-            match rng.range(0, 3) {
-                0 => body[at] = rng.range(0, 256) as u8,
+        for _ in 0..rng.range(1, 3) {
+            let at = rng.range(0, body.len() as u64 - 1) as usize;
+            let pool = b"{}[],:\"0-e";
+            match rng.range(0, 2) {
+                0 => body[at] = rng.range(0, 255) as u8,
                 1 => {
                     body.remove(at);
                 }
-                _ => body.insert(at, b"{}[],:\"0-e"[rng.range(0, 10) as usize]),
+                _ => body.insert(at, pool[rng.range(0, pool.len() as u64 - 1) as usize]),
             }
         }
         let accepted = std::str::from_utf8(&body)
