@@ -623,11 +623,13 @@ mod tests {
         .unwrap()
     }
 
+    type Labels = Vec<(String, String)>;
+
     /// One parsed sample line.
     #[derive(Debug)]
     struct Sample {
         name: String,
-        labels: Vec<(String, String)>,
+        labels: Labels,
         value: f64,
     }
 
@@ -647,7 +649,7 @@ mod tests {
     }
 
     /// Parses `k="v",k2="v2"` (with escapes) into pairs.
-    fn parse_labels(text: &str) -> Vec<(String, String)> {
+    fn parse_labels(text: &str) -> Labels {
         let mut labels = Vec::new();
         let mut chars = text.chars().peekable();
         loop {
@@ -750,7 +752,7 @@ mod tests {
         for (family, _) in types.iter().filter(|(_, t)| *t == "histogram") {
             let bucket_name = format!("{family}_bucket");
             // Group buckets by their labels minus `le`.
-            let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+            let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
             for s in samples.iter().filter(|s| s.name == bucket_name) {
                 let le = s.label("le").expect("bucket without le");
                 let le: f64 = if le == "+Inf" {

@@ -65,6 +65,9 @@ pub enum WebhookError {
     /// The URL has no host.
     #[error("webhook URL has no host")]
     MissingHost,
+    /// The URL's port is not a number from 0 to 65535.
+    #[error("webhook URL has an invalid port `{0}`")]
+    InvalidPort(String),
     /// The worker thread could not be started.
     #[error("cannot start the webhook worker thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -200,6 +203,9 @@ impl Drop for Webhook {
 /// Checks that `url` is `http://` or `https://` with a host, as ureq will
 /// parse it; returns the host.
 fn validate_url(url: &str) -> Result<String, WebhookError> {
+    if !url.contains("://") {
+        return Err(WebhookError::MissingScheme);
+    }
     let uri: ureq::http::Uri = url
         .parse()
         .map_err(|e: ureq::http::uri::InvalidUri| WebhookError::InvalidUrl(e.to_string()))?;
@@ -207,10 +213,25 @@ fn validate_url(url: &str) -> Result<String, WebhookError> {
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(WebhookError::UnsupportedScheme(scheme.to_owned()));
     }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(host.to_owned()),
-        _ => Err(WebhookError::MissingHost),
+    let host = match uri.host() {
+        Some(host) if !host.is_empty() => host.to_owned(),
+        _ => return Err(WebhookError::MissingHost),
+    };
+    // `Uri` accepts any port text; a port, if given, must be a number.
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let after_host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_port
+            .find(':')
+            .map_or("", |at| host_port.get(at..).unwrap_or("")),
+    };
+    if let Some(port) = after_host.strip_prefix(':')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(WebhookError::InvalidPort(port.to_owned()));
     }
+    Ok(host)
 }
 
 /// What one attempt came to.
@@ -591,8 +612,12 @@ mod tests {
             WebhookError::MissingScheme
         ));
         assert!(matches!(bad("/hook"), WebhookError::MissingScheme));
-        assert!(matches!(bad("not a url"), WebhookError::InvalidUrl(_)));
-        assert!(matches!(bad(""), WebhookError::InvalidUrl(_)));
+        assert!(matches!(bad("not a url"), WebhookError::MissingScheme));
+        assert!(matches!(bad(""), WebhookError::MissingScheme));
+        assert!(matches!(
+            bad("http://exa mple.com/"),
+            WebhookError::InvalidUrl(_)
+        ));
         assert!(matches!(
             bad("http://"),
             WebhookError::InvalidUrl(_) | WebhookError::MissingHost
@@ -603,7 +628,12 @@ mod tests {
         ));
         assert!(matches!(
             bad("https://host:port/"),
-            WebhookError::InvalidUrl(_)
+            WebhookError::InvalidPort(p) if p == "port"
+        ));
+        assert!(matches!(bad("http://host:/"), WebhookError::InvalidPort(p) if p.is_empty()));
+        assert!(matches!(
+            bad("http://host:99999/"),
+            WebhookError::InvalidPort(_)
         ));
         let message = bad("ftp://example.com/T0/SECRET").to_string();
         assert!(
@@ -615,6 +645,9 @@ mod tests {
             "http://127.0.0.1:9/hook",
             "https://hooks.slack.com/services/T0/B0/SECRET",
             "HTTP://example.com",
+            "http://user:pw@example.com:8080/x",
+            "http://[::1]:8080/x",
+            "http://[::1]/x",
         ] {
             let hook = Webhook::start(WebhookConfig::new(good), |_| {}).unwrap();
             assert!(!format!("{hook:?}").contains("SECRET"));

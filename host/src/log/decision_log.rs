@@ -19,6 +19,11 @@ use std::thread::JoinHandle;
 /// The log's file name in the data directory.
 pub const LOG_FILE: &str = "gavel.redb";
 
+/// redb's page cache. Its default (1 GiB) would let a busy service's
+/// memory grow with the log until the cache is full; the log is written
+/// sequentially and read rarely, so a small cache costs little.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// When `append` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,7 +94,9 @@ impl DecisionLog {
         std::fs::create_dir_all(data_dir).map_err(LogError::storage)?;
         let key = keys::signing_key(data_dir)?;
         let path = data_dir.join(LOG_FILE);
-        let db = Database::create(&path)
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
             .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
         Self::start(db, key, options)
     }
