@@ -73,7 +73,8 @@ fn bad_input_is_a_clear_error_and_never_an_approve() {
         "y".repeat(5000)
     );
     // (path, body, status, code, field)
-    let cases: Vec<(&str, Vec<u8>, u16, &str, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "/v1/evaluate",
             b"not json".to_vec(),

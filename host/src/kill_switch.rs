@@ -172,3 +172,67 @@ impl KillSwitch {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{DecisionLog, LogEvent, LogOptions};
+
+    fn engagement(who: &str) -> Engagement {
+        Engagement {
+            actor: who.to_owned(),
+            reason: "drill".to_owned(),
+            since_ms: 1,
+        }
+    }
+
+    #[test]
+    fn engage_release_per_agent_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        let record = |write: StateWrite| {
+            let event = LogEvent::KillSwitch {
+                engaged: write.value.is_some(),
+                actor: "t".to_owned(),
+                reason: "r".to_owned(),
+                agent: None,
+            };
+            log.append_committed(&event, 1, vec![write]).map(drop)
+        };
+        let switch = KillSwitch::load(log.database()).unwrap();
+        assert!(switch.check("a").is_none());
+        switch
+            .set(Some(engagement("ops")), Some("a"), record)
+            .unwrap();
+        assert_eq!(switch.check("a"), Some((engagement("ops"), false)));
+        assert!(switch.check("b").is_none());
+        switch.set(Some(engagement("boss")), None, record).unwrap();
+        assert_eq!(switch.check("b"), Some((engagement("boss"), true)));
+        // The fleet-wide switch answers first.
+        assert_eq!(switch.check("a"), Some((engagement("boss"), true)));
+        let reloaded = KillSwitch::load(log.database()).unwrap();
+        assert_eq!(*reloaded.state(), *switch.state());
+        switch.set(None, None, record).unwrap();
+        switch.set(None, Some("a"), record).unwrap();
+        assert!(!switch.state().any());
+        assert!(!KillSwitch::load(log.database()).unwrap().state().any());
+    }
+
+    #[test]
+    fn engaging_holds_even_if_the_record_fails_and_releasing_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        let switch = KillSwitch::load(log.database()).unwrap();
+        let fail = |_| Err(LogError::Unavailable("disk".to_owned()));
+        assert!(switch.set(Some(engagement("ops")), None, fail).is_err());
+        assert!(
+            switch.check("x").is_some(),
+            "an emergency stop never waits on the disk"
+        );
+        assert!(switch.set(None, None, fail).is_err());
+        assert!(
+            switch.check("x").is_some(),
+            "a release that is not recorded does not happen"
+        );
+    }
+}

@@ -80,8 +80,8 @@ fn resolve(r: Resolve, verb: &str) -> anyhow::Result<()> {
     )?;
     println!(
         "{} {}",
-        answer["id"].as_str().unwrap_or(&r.id),
-        answer["status"].as_str().unwrap_or("?")
+        text(&answer, "id").unwrap_or(&r.id),
+        text(&answer, "status").unwrap_or("?")
     );
     Ok(())
 }
@@ -100,22 +100,23 @@ fn print_table(answer: &Value) {
         "id", "status", "agent", "action", "deadline"
     );
     for e in items {
-        let reasons = e["reasons"]
-            .as_array()
+        let reasons = e
+            .get("reasons")
+            .and_then(Value::as_array)
             .map(|rs| {
                 rs.iter()
                     .map(|r| {
                         format!(
                             "{}/{}",
-                            r["policy"].as_str().unwrap_or("?"),
-                            r["code"].as_str().unwrap_or("?")
+                            text(r, "policy").unwrap_or("?"),
+                            text(r, "code").unwrap_or("?")
                         )
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
             })
             .unwrap_or_default();
-        let s = |k: &str| e[k].as_str().unwrap_or("-").to_owned();
+        let s = |k: &str| text(&e, k).unwrap_or("-").to_owned();
         println!(
             "{:<40} {:<9} {:<20} {:<22} {:<21} {reasons}",
             s("id"),
@@ -125,4 +126,8 @@ fn print_table(answer: &Value) {
             s("deadline")
         );
     }
+}
+
+fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
 }

@@ -28,6 +28,10 @@ pub struct LogEntry {
 /// The kinds of events the log records, in one sequence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every event is a decision; boxing it would add an allocation to each"
+)]
 pub enum LogEvent {
     /// A decision.
     Decision(DecisionEntry),
