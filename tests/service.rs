@@ -729,3 +729,53 @@ fn reviewers_and_operators_use_the_cli() {
     );
     server.stop();
 }
+
+#[test]
+fn openapi_documents_exactly_the_served_routes() {
+    let root = common::root();
+    let spec = std::fs::read_to_string(root.join("openapi.yaml")).unwrap();
+    let mut documented = Vec::new();
+    let mut path = None;
+    for line in spec.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if !line.starts_with("  ") && !line.is_empty() {
+            path = None;
+        } else if let (Some(p), Some(method)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) {
+            if ["get", "post"].contains(&method) {
+                documented.push((method.to_uppercase(), p.clone()));
+            }
+        }
+    }
+    let router = std::fs::read_to_string(root.join("host/src/service/mod.rs")).unwrap();
+    let mut served = Vec::new();
+    for chunk in router.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap().to_owned();
+        let handlers = chunk.split(")\n").next().unwrap();
+        for method in ["get", "post"] {
+            if handlers.contains(&format!("{method}(")) || handlers.contains(&format!(".{method}("))
+            {
+                served.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+    assert_eq!(documented.len(), 16, "{documented:?}");
+    // And each documented route answers (not the fallback, not 405).
+    let (server, _p, _d) = start(&[]);
+    for (method, path) in &documented {
+        let concrete = path.replace("{seq}", "1").replace("{id}", "esc-none");
+        let (status, value) = server.request(method, &concrete, Some(b"{}"), Some(ADMIN_TOKEN));
+        assert_ne!(status, 405, "{method} {path}");
+        assert!(
+            !value.to_string().contains("no such endpoint"),
+            "{method} {path}: {value}"
+        );
+    }
+    server.stop();
+}

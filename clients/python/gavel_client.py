@@ -248,7 +248,7 @@ class GavelClient:
         Filters (all optional; None means absent): ``agent``, ``action``,
         ``verdict`` (approve|deny|escalate), ``policy``, ``kind``
         (decision|policy-set-loaded|policy-set-rejected|kill-switch|
-        escalation-opened|escalation-resolved), ``since`` and ``until``
+        escalation-resolved), ``since`` and ``until``
         (RFC 3339 strings or timezone-aware datetimes), ``limit`` (default
         100, at most 1000).
         """
