@@ -1,5 +1,5 @@
 # Gavel: build, run, test.
-#   make run       evaluate the sample actions through the shipped policies
+#   make run       serve the HTTP API on the shipped policies (127.0.0.1:7700)
 #   make test      every test (unit, integration, policy cases)
 #   make policies  rebuild every component from policies-src/
 #   make lint      cargo fmt --check and clippy -D warnings
@@ -8,6 +8,7 @@
 CARGO    ?= cargo
 GAVEL    := target/release/gavel
 DATA     := target/gavel-data
+LISTEN   ?= 127.0.0.1:7700
 WASM_OUT := policies-src/target/wasm32-wasip2/release
 # Reproducible components: no machine-specific paths in the output, so a
 # rebuild from unchanged sources gives the same bytes (and digests).
@@ -22,7 +23,7 @@ build:
 
 run: build
 	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
-	$(GAVEL) eval --policies policies-wasm --data-dir $(DATA) < examples/actions.jsonl
+	$(GAVEL) serve --policies policies-wasm --data-dir $(DATA) --listen $(LISTEN)
 
 # Host and SDK tests, the policies' native unit tests, then every policy's
 # case files through `gavel test` against the built components.
@@ -32,6 +33,7 @@ test: build
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
+	python3 -m unittest discover -s clients/python/tests
 	$(CARGO) run --release --locked -p gavel --example embed
 
 lint:

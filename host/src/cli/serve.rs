@@ -148,9 +148,16 @@ async fn serve(
         args.policies.display()
     );
     println!("gavel: admin token {admin_source}");
+    println!("gavel: try it from another terminal:");
     println!(
-        "gavel: try  curl -s http://{addr}/v1/evaluate -d '{{\"agent_id\":\"customer-support\",\"action\":\"issue_refund\",\"amount\":150,\"currency\":\"USD\"}}'"
+        "  curl -s http://{addr}/v1/evaluate -d '{{\"agent_id\":\"customer-support\",\"action\":\"issue_refund\",\"amount\":150,\"currency\":\"USD\"}}'"
     );
+    println!("  python3 clients/python/examples/agent.py --url http://{addr}");
+    println!(
+        "  gavel escalations list --url http://{addr} --data-dir {}",
+        args.data.data_dir.display()
+    );
+    println!("gavel: stop with Ctrl-C");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop, stopped) = tokio::sync::watch::channel(false);
