@@ -128,6 +128,7 @@ fn a_hundred_swaps_under_load_lose_and_mix_nothing() {
     }
     let mut live_version = 0;
     let mut swapped = 0;
+    let mut versions: BTreeMap<u64, String> = BTreeMap::new();
     let mut refused = 0;
     for k in 1..=100 {
         let before = runtime.generation();
@@ -154,7 +155,10 @@ fn a_hundred_swaps_under_load_lose_and_mix_nothing() {
         } else {
             install(dir.path(), &valid(k));
             match runtime.reload().unwrap() {
-                ReloadOutcome::Swapped(g) => assert!(g > before),
+                ReloadOutcome::Swapped(g) => {
+                    assert!(g > before);
+                    versions.insert(g, format!("v{k}"));
+                }
                 ReloadOutcome::Unchanged => panic!("version {k} changed the manifest"),
             }
             live_version = k;
@@ -190,7 +194,9 @@ fn a_hundred_swaps_under_load_lose_and_mix_nothing() {
     // the directory has not changed since the rollback set it aside.
     assert_eq!(runtime.reload().unwrap(), ReloadOutcome::Unchanged);
     assert_eq!(runtime.generation(), back);
-    assert_eq!(d.policies[0].policy, seen[&back]);
+    // (Read from the swaps: a generation live for a few milliseconds may
+    // have decided nothing.)
+    assert_eq!(d.policies[0].policy, versions[&back]);
     assert!(
         runtime.rollback(Some(1)).is_err(),
         "generation 1 is no longer kept"

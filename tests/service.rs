@@ -744,10 +744,9 @@ fn openapi_documents_exactly_the_served_routes() {
         } else if let (Some(p), Some(method)) = (
             &path,
             line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
-        ) {
-            if ["get", "post"].contains(&method) {
-                documented.push((method.to_uppercase(), p.clone()));
-            }
+        ) && ["get", "post"].contains(&method)
+        {
+            documented.push((method.to_uppercase(), p.clone()));
         }
     }
     let router = std::fs::read_to_string(root.join("host/src/service/mod.rs")).unwrap();

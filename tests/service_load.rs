@@ -78,6 +78,7 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
     let stop = AtomicBool::new(false);
     let killed_seen = AtomicU64::new(0);
     let acked: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+    let killed: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let latencies: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
     let generations: Mutex<std::collections::BTreeSet<u64>> = Mutex::default();
     let mut rss = Vec::new();
@@ -85,8 +86,8 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
     std::thread::scope(|s| {
         for client in 0..CLIENTS {
             let (server, mix, sent, stop) = (&server, &mix, &sent, &stop);
-            let (acked, latencies, killed_seen, generations) =
-                (&acked, &latencies, &killed_seen, &generations);
+            let (acked, latencies, killed_seen, generations, killed) =
+                (&acked, &latencies, &killed_seen, &generations, &killed);
             s.spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .timeout_global(Some(Duration::from_secs(30)))
@@ -96,6 +97,7 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
                 let url = format!("{}/v1/evaluate", server.url);
                 let (mut mine, mut times, mut gens) =
                     (Vec::new(), Vec::new(), std::collections::BTreeSet::new());
+                let mut stopped = Vec::new();
                 let mut n = client;
                 while !stop.load(Ordering::Relaxed)
                     && sent.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS
@@ -116,20 +118,23 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
                     assert_eq!(status, 200, "{body}");
                     assert_eq!(body["request_id"], id.as_str());
                     let verdict = body["verdict"].as_str().unwrap();
+                    gens.insert(body["generation"].as_u64().unwrap());
                     if body["reasons"][0]["code"] == "kill-switch" {
+                        // Queued for the log, not waited for: no seq.
+                        assert_eq!(verdict, "deny");
+                        assert!(body["seq"].is_null());
                         killed_seen.fetch_add(1, Ordering::Relaxed);
+                        stopped.push(id);
                     } else {
                         assert_eq!(verdict, *expected, "{body}");
-                    }
-                    gens.insert(body["generation"].as_u64().unwrap());
-                    mine.push((
-                        body["seq"]
+                        let seq = body["seq"]
                             .as_u64()
-                            .expect("a committed decision has a seq"),
-                        id,
-                    ));
+                            .expect("a committed decision has a seq");
+                        mine.push((seq, id));
+                    }
                 }
                 acked.lock().unwrap().extend(mine);
+                killed.lock().unwrap().extend(stopped);
                 latencies.lock().unwrap().extend(times);
                 generations.lock().unwrap().extend(gens);
             });
@@ -168,11 +173,12 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
     let mut latencies = latencies.into_inner().unwrap();
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let total = acked.len() + killed_seen.load(Ordering::Relaxed) as usize;
     println!(
         "load: {} requests from {CLIENTS} clients in {elapsed:.1?}: {:.0} requests/s, p50 {:?}, p99 {:?}, max {:?}; \
          {} denied by the kill switch; server RSS KiB {rss:?}",
-        acked.len(),
-        acked.len() as f64 / elapsed.as_secs_f64(),
+        total,
+        total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),
         latencies.last().unwrap(),
@@ -212,6 +218,25 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
             other => panic!("seq {seq} is {}", other.kind()),
         }
     }
+    // The kill-switch denies were queued, not waited for; after a clean
+    // stop every one of them is in the log too.
+    let mut logged = std::collections::HashSet::new();
+    let last = gavel::log::last_seq(&db).unwrap();
+    let mut after = 0;
+    while after < last {
+        let batch = gavel::log::records_after(&db, after, 10_000).unwrap();
+        for record in &batch {
+            if let gavel::log::LogEvent::Decision(d) = &record.event
+                && d.reasons.first().is_some_and(|r| r.code == "kill-switch")
+            {
+                logged.insert(d.request.request_id.clone());
+            }
+        }
+        after = batch.last().map_or(last, |r| r.seq);
+    }
+    let killed = killed.into_inner().unwrap();
+    assert_eq!(logged.len(), killed.len());
+    assert!(killed.iter().all(|id| logged.contains(id)));
     drop(db);
     let verify = common::gavel(&["log", "verify"], data.path(), None);
     assert!(verify.status.success(), "{}", common::stderr(&verify));

@@ -8,7 +8,11 @@
 //!   with every call (create + evaluate + drop), which is what passing the
 //!   config per call would cost;
 //! - `load/{compile,cached}`: getting a runnable component from the bytes
-//!   versus from the on-disk artifact cache.
+//!   versus from the on-disk artifact cache;
+//! - `kill-switch/{policies,stopped}`: `Runtime::decide` on the shipped
+//!   four-policy directory with a durable log, normally (policies run, the
+//!   answer waits for the commit) versus with the kill switch engaged (no
+//!   policy runs, the deny is queued for the log).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -135,5 +139,27 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decision, config_passing, load);
+fn kill_switch(c: &mut Criterion) {
+    let data = tempfile::tempdir().unwrap();
+    let runtime = gavel::Runtime::start(
+        &root().join("policies-wasm"),
+        data.path(),
+        gavel::LogOptions::default(),
+    )
+    .unwrap();
+    let request = Request::from_json(REQUEST).unwrap();
+    let mut group = c.benchmark_group("kill-switch");
+    group.bench_function("policies", |b| {
+        b.iter(|| black_box(runtime.decide(black_box(&request))))
+    });
+    runtime
+        .set_kill_switch(true, None, "bench", "measuring the stop")
+        .unwrap();
+    group.bench_function("stopped", |b| {
+        b.iter(|| black_box(runtime.decide(black_box(&request))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decision, config_passing, load, kill_switch);
 criterion_main!(benches);

@@ -205,6 +205,14 @@ impl DecisionLog {
         self.submit(event, generation, state, wait)
     }
 
+    /// Queue an event without waiting for its commit, whatever the mode:
+    /// for denies that must answer at once (the kill switch). A deny lost
+    /// in a crash approved nothing; the record is committed with the next
+    /// batch otherwise.
+    pub fn append_queued(&self, event: &LogEvent, generation: u64) -> Result<(), LogError> {
+        self.submit(event, generation, Vec::new(), false).map(drop)
+    }
+
     /// Record an event and its state changes and wait for the commit,
     /// whatever the mode: for control events (kill switch, escalation
     /// resolutions) whose effect must not be lost.

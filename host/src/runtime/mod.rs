@@ -278,14 +278,26 @@ impl Runtime {
     /// the record cannot be written, the answer is a deny with code
     /// `log-unavailable`: nothing is ever approved without a trail. While
     /// a kill switch stops the agent, the answer is a deny with code
-    /// `kill-switch` and no policy runs. An escalate opens an
+    /// `kill-switch`: no policy runs, and the record is queued without
+    /// waiting for its commit, so the deny answers at once. An escalate opens an
     /// [`Escalation`], recorded in the same transaction as the decision.
     pub fn decide(&self, request: &Request) -> Decision {
         let live = self.live.load_full();
-        let mut decision = match self.kill_switch.check(&request.agent_id) {
-            Some((engagement, global)) => stopped(request, &engagement, global),
-            None => live.set.evaluate(request),
-        };
+        if let Some((engagement, global)) = self.kill_switch.check(&request.agent_id) {
+            // No policy runs, and the deny does not wait for the disk: it
+            // is queued for the log whatever the mode (it has no `seq`).
+            let mut decision = stopped(request, &engagement, global);
+            decision.generation = live.number;
+            let entry = entry(&live.redactor, request, &decision);
+            if let Err(e) = self
+                .log
+                .append_queued(&LogEvent::Decision(entry), live.number)
+            {
+                return fail_closed(decision, &e);
+            }
+            return decision;
+        }
+        let mut decision = live.set.evaluate(request);
         decision.generation = live.number;
         let mut entry = entry(&live.redactor, request, &decision);
         let mut state = Vec::new();
