@@ -54,8 +54,9 @@ fn readme_shell_examples_run() {
     );
     let data = tempfile::tempdir().unwrap();
     for block in blocks {
-        let out = Command::new("bash")
-            .args(["-e", "-o", "pipefail", "-c", &block])
+        // A block that hangs fails instead of stalling the run.
+        let out = Command::new("timeout")
+            .args(["300", "bash", "-e", "-o", "pipefail", "-c", &block])
             .current_dir(&root)
             .env("PATH", &path)
             .env("GAVEL_DATA_DIR", data.path())
