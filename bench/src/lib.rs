@@ -1,0 +1,64 @@
+//! Groundwork for benchmarking Gavel against peers.
+//!
+//! - [`workload`]: a deterministic stream of realistic agent actions;
+//! - [`peer`]: the [`Peer`](peer::Peer) trait every system under test
+//!   implements;
+//! - [`facts`]: what a harness computes for peers that cannot (local time
+//!   in the policy's zone, PII kinds);
+//! - [`native`]: the four shipped policies as plain Rust with Gavel's
+//!   evaluation semantics, the "native floor";
+//! - [`gavel_peer`]: Gavel itself, on the shipped policy directory, in warm
+//!   or fresh isolation;
+//! - [`check`]: the cross-check of peers' verdicts against a reference.
+
+use std::path::PathBuf;
+
+pub mod check;
+pub mod facts;
+pub mod gavel_peer;
+pub mod native;
+pub mod peer;
+pub mod workload;
+
+/// Errors from loading a peer.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The shipped policy directory (`policies-wasm/` at the repository root).
+pub fn shipped_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-wasm"));
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// The pii-egress policy's scanner, compiled from the policy's own source
+/// (`policies-src/pii-egress/src`) rather than copied: only the modules
+/// that do not touch the SDK (`lib.rs` does) are included. They name each
+/// other `crate::bytes`, `crate::scan`, ..., so they are re-exported at
+/// this crate's root below.
+#[path = "../../policies-src/pii-egress/src"]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    clippy::indexing_slicing,
+    clippy::all,
+    reason = "the policy's source, included unchanged: it is linted in its own workspace, not here"
+)]
+mod pii_egress_src {
+    pub mod bytes;
+    pub mod card;
+    pub mod email;
+    pub mod iban;
+    pub mod ip;
+    pub mod kind;
+    pub mod phone;
+    pub mod scan;
+    pub mod secret;
+    pub mod ssn;
+}
+
+use pii_egress_src::{bytes, card, email, iban, ip, kind, phone, scan, secret, ssn};
+
+/// The pii-egress scanner's public face.
+pub mod pii {
+    pub use crate::pii_egress_src::kind::{Kind, KindSet};
+    pub use crate::pii_egress_src::scan::Scanner;
+}

@@ -1,0 +1,214 @@
+//! The native floor and Gavel (warm and fresh) decide the workload alike,
+//! on the shipped policies and on a manifest that exercises what the
+//! shipped one leaves unused (the registry, shadow mode, ties in priority,
+//! `allowed`, holidays, `min_risk_tier`, `detect`, no default limit).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step is a failed test"
+)]
+
+use gavel::{ArtifactCache, Isolation, PolicyEngine, Verdict};
+use gavel_bench::check::cross_check;
+use gavel_bench::gavel_peer::{GavelPeer, outcome};
+use gavel_bench::native::Native;
+use gavel_bench::peer::{Outcome, Peer};
+use gavel_bench::{shipped_dir, workload};
+use std::path::Path;
+
+fn assert_agree(reference: &dyn Peer, others: &[&dyn Peer], requests: &[gavel::Request]) {
+    let mismatches = cross_check(reference, others, requests);
+    let shown: Vec<String> = mismatches
+        .iter()
+        .take(20)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        shown.join("\n")
+    );
+}
+
+#[test]
+fn native_and_fresh_agree_with_warm_on_the_shipped_policies() {
+    let requests = workload::workload(3_000);
+    let engine = PolicyEngine::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let cache = ArtifactCache::open(data.path(), engine.engine()).unwrap();
+    let dir = shipped_dir();
+    let warm = GavelPeer::load_with(&dir, Isolation::Warm, &engine, &cache).unwrap();
+    let fresh = GavelPeer::load_with(&dir, Isolation::Fresh, &engine, &cache).unwrap();
+    let native = Native::shipped().unwrap();
+    assert_eq!(warm.name(), "gavel-warm");
+    assert_eq!(fresh.name(), "gavel-fresh");
+    for (w, f) in warm.set().policies().iter().zip(fresh.set().policies()) {
+        assert_eq!(w.entry.isolation, Isolation::Warm);
+        assert_eq!(f.entry.isolation, Isolation::Fresh);
+        assert_eq!((&w.entry.name, &w.digest), (&f.entry.name, &f.digest));
+    }
+    assert_eq!(
+        native.policy_names(),
+        [
+            "sensitive-actions",
+            "transaction-limit",
+            "business-hours",
+            "pii-egress"
+        ]
+    );
+    assert_agree(&warm, &[&native], &requests);
+    assert_agree(&warm, &[&fresh], &requests[..1_000]);
+}
+
+#[test]
+fn the_deciding_reason_is_the_deny_after_an_escalation() {
+    // customer-support, 250 USD: transaction-limit escalates (above 100),
+    // then business-hours denies (a Saturday).
+    let request = gavel::Request::from_json(
+        r#"{"agent_id":"customer-support","action":"execute_transaction","amount":250,"currency":"USD","timestamp":"2026-11-28T17:00:00Z"}"#,
+    )
+    .unwrap();
+    let warm = GavelPeer::warm(&shipped_dir()).unwrap();
+    let decision = warm.decision(&request);
+    let reasons: Vec<(Verdict, &str)> = decision
+        .reasons
+        .iter()
+        .map(|r| (r.verdict, r.code.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (Verdict::Escalate, "approval-threshold"),
+            (Verdict::Deny, "outside-business-hours")
+        ]
+    );
+    assert_eq!(outcome(&decision), Outcome::deny("outside-business-hours"));
+    assert_eq!(
+        Native::shipped().unwrap().decide(&request),
+        Outcome::deny("outside-business-hours")
+    );
+}
+
+fn component(name: &str) -> String {
+    std::path::absolute(shipped_dir().join(name))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn variant_manifest(dir: &Path) {
+    let manifest = format!(
+        r#"
+require_registered_agents = true
+
+[agents.financial-advisor]
+risk_tier = 4
+
+[agents.customer-support]
+risk_tier = 2
+
+[agents.research-assistant]
+risk_tier = 1
+
+[[policy]]
+name = "sensitive-actions"
+component = "{sensitive}"
+priority = 100
+[policy.config]
+forbidden = ["delete_account", "access_*"]
+require_approval = ["delete_*", "send_contract"]
+allowed = ["search_web", "read_*", "send_*", "execute_transaction", "issue_refund", "make_payment", "delete_*", "modify_production", "http_post", "summarize_document", "create_ticket", "post_to_social_media"]
+
+[[policy]]
+name = "transaction-limit"
+component = "{limit}"
+priority = 90
+applies_to = ["execute_*", "make_payment"]
+[policy.config]
+actions = ["execute_transaction", "make_payment", "issue_refund"]
+[policy.config.limits.financial-advisor]
+max = 800
+approval_above = 200
+[policy.config.limits.customer-support]
+max = 500
+
+[[policy]]
+name = "business-hours"
+component = "{hours}"
+priority = 90
+[policy.config]
+actions = ["execute_transaction", "send_contract", "modify_*"]
+timezone = "America/New_York"
+days = ["mon", "WED", "fri", "sat"]
+start = "08:30"
+end = "24:00"
+holidays = ["2026-03-09", "2026-11-02", "2026-12-25"]
+min_risk_tier = 2
+
+[[policy]]
+name = "pii-egress"
+component = "{pii}"
+priority = 95
+mode = "shadow"
+[policy.config]
+actions = ["*"]
+
+[[policy]]
+name = "pii-strict"
+component = "{pii}"
+priority = 10
+applies_to = ["send_*", "http_post"]
+[policy.config]
+actions = ["*"]
+detect = ["email", "ssn"]
+allow_email_domains = ["gmail.com"]
+"#,
+        sensitive = component("sensitive_actions.wasm"),
+        limit = component("transaction_limit.wasm"),
+        hours = component("business_hours.wasm"),
+        pii = component("pii_egress.wasm"),
+    );
+    std::fs::write(dir.join("policies.toml"), manifest).unwrap();
+}
+
+#[test]
+fn native_agrees_on_a_manifest_that_uses_every_option() {
+    let dir = tempfile::tempdir().unwrap();
+    variant_manifest(dir.path());
+    let warm = GavelPeer::warm(dir.path()).unwrap();
+    let native = Native::load(dir.path()).unwrap();
+    assert_eq!(
+        native.policy_names(),
+        [
+            "sensitive-actions",
+            "business-hours",
+            "transaction-limit",
+            "pii-strict"
+        ],
+        "shadow policies never run natively; ties go by name"
+    );
+    let requests = workload::workload(3_000);
+    assert_agree(&warm, &[&native], &requests);
+    // The variant reaches every code it can give.
+    let codes: std::collections::BTreeSet<String> = requests
+        .iter()
+        .map(|r| native.decide(r).to_string())
+        .collect();
+    for code in [
+        "deny (unregistered-agent)",
+        "deny (action-not-allowed)",
+        "deny (forbidden-action)",
+        "deny (no-limit-configured)",
+        "deny (outside-business-hours)",
+        "deny (over-limit)",
+        "deny (pii-detected)",
+        "escalate (approval-threshold)",
+        "escalate (approval-required)",
+        "approve",
+    ] {
+        assert!(codes.contains(code), "{code} not reached: {codes:?}");
+    }
+}
