@@ -127,6 +127,27 @@ fn bad_input_is_a_clear_error_and_never_an_approve() {
         ),
         (
             "/v1/evaluate",
+            br#"{"agent_id":"a","action":"delete_account","action":"read_docs"}"#.to_vec(),
+            400,
+            "invalid-request",
+            Some("action"),
+        ),
+        (
+            "/v1/evaluate",
+            br#"{"agent_id":"a","action":"x","params":{"k":1,"k":2}}"#.to_vec(),
+            400,
+            "invalid-request",
+            None,
+        ),
+        (
+            "/v1/evaluate/batch",
+            br#"{"actions":[{"agent_id":"a","action":"b","amount":900,"amount":1}]}"#.to_vec(),
+            400,
+            "invalid-request",
+            None,
+        ),
+        (
+            "/v1/evaluate",
             big.into_bytes(),
             413,
             "body-too-large",
@@ -290,6 +311,18 @@ fn admin_endpoints_need_the_admin_token() {
             .0,
         200
     );
+    // A 401 says which scheme it wants (RFC 6750).
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{}/v1/policies", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let challenge = response.headers().get("www-authenticate").unwrap();
+    assert!(challenge.to_str().unwrap().starts_with("Bearer"));
     // Health, readiness and metrics stay open.
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(server.request("GET", path, None, None).0, 200, "{path}");
@@ -472,6 +505,10 @@ fn the_kill_switch_stops_everyone_or_one_agent_and_persists() {
         ),
         (
             json!({"engaged": true, "reason": "x", "actor": "y", "agent": ""}),
+            "agent",
+        ),
+        (
+            json!({"engaged": false, "reason": "x", "actor": "y", "agent": null}),
             "agent",
         ),
         (

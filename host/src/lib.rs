@@ -45,6 +45,7 @@ pub mod request;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;
+pub mod strict_json;
 pub mod webhook;
 
 pub use artifact_cache::ArtifactCache;

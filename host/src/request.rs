@@ -74,8 +74,13 @@ const FIELDS: [&str; 9] = [
 impl Request {
     /// Parse and validate one JSON request.
     pub fn from_json(text: &str) -> Result<Self, RequestError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RequestError::Malformed(format!("not valid JSON: {e}")))?;
+        let value = crate::strict_json::parse(text).map_err(|e| match e {
+            crate::strict_json::StrictJsonError::Duplicate {
+                key,
+                top_level: true,
+            } => field_error(&key, "appears twice; a request names each field once"),
+            other => RequestError::Malformed(other.to_string()),
+        })?;
         Self::from_value(value)
     }
 
@@ -241,6 +246,14 @@ mod tests {
             None,
         ),
         (r#"{"agent_id":"a","action":"x","amount":0}"#, None),
+        (
+            r#"{"agent_id":"a","action":"delete_account","action":"read_docs"}"#,
+            Some("action"),
+        ),
+        (
+            r#"{"agent_id":"a","action":"x","amount":900,"amount":1}"#,
+            Some("amount"),
+        ),
         (
             r#"{"agent_id":"a","action":"x","timestamp":"2026-03-08T06:59:59-05:00"}"#,
             None,

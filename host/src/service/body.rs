@@ -32,8 +32,13 @@ pub fn object(bytes: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, Api
     if text.trim().is_empty() {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| ApiError::invalid(None, format!("the body is not valid JSON: {e}")))?;
+    let value = crate::strict_json::parse(text).map_err(|e| match e {
+        crate::strict_json::StrictJsonError::Duplicate {
+            key,
+            top_level: true,
+        } => ApiError::invalid(Some(&key), format!("field `{key}` appears twice")),
+        other => ApiError::invalid(None, format!("the body is not valid JSON: {other}")),
+    })?;
     let Value::Object(obj) = value else {
         return Err(ApiError::invalid(None, "the body must be a JSON object"));
     };

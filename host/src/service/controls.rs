@@ -30,6 +30,13 @@ pub async fn set_kill_switch(
     let engaged = body::boolean(&obj, "engaged")?;
     let reason = body::string(&obj, "reason", true)?.unwrap_or_default();
     let actor = body::string(&obj, "actor", true)?.unwrap_or_default();
+    if obj.get("agent").is_some_and(Value::is_null) {
+        // A client bug must not turn an agent's release into the fleet's.
+        return Err(ApiError::invalid(
+            Some("agent"),
+            "field `agent` must be a string (omit it for the fleet-wide switch)",
+        ));
+    }
     let agent = body::string(&obj, "agent", false)?;
     if agent.as_deref().is_some_and(|a| a.trim().is_empty()) {
         return Err(ApiError::invalid(

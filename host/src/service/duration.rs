@@ -24,7 +24,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is out of range"));
+    }
+    // Longer than a Duration holds: as long as it can be (callers clamp).
+    Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
 #[cfg(test)]
@@ -39,7 +43,11 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
-        for bad in ["", "s", "5x", "-1s", "1e400s", "five", "5 m"] {
+        assert_eq!(
+            parse_duration("99999999999999999999999s"),
+            Ok(Duration::MAX)
+        );
+        for bad in ["", "s", "5x", "-1s", "five", "5 m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
