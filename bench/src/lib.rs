@@ -9,15 +9,22 @@
 //!   evaluation semantics, the "native floor";
 //! - [`gavel_peer`]: Gavel itself, on the shipped policy directory, in warm
 //!   or fresh isolation;
+//! - `cedar` (with the `cedar` feature): the shipped policies in Cedar
+//!   (`cedar-policy`), with the harness's facts;
+//! - [`rego`]: the shipped policies in Rego (`regorus`), with the harness's
+//!   facts;
 //! - [`check`]: the cross-check of peers' verdicts against a reference.
 
 use std::path::PathBuf;
 
+#[cfg(feature = "cedar")]
+pub mod cedar;
 pub mod check;
 pub mod facts;
 pub mod gavel_peer;
 pub mod native;
 pub mod peer;
+pub mod rego;
 pub mod workload;
 
 /// Errors from loading a peer.

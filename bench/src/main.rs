@@ -1,14 +1,22 @@
 //! `gavel-bench check [--n N] [--policies DIR]`: build the workload, decide
-//! it with the native floor, Gavel in warm isolation and Gavel in fresh
-//! isolation, and check that native and fresh agree with warm on every
-//! action. Exits 1 on any mismatch.
+//! it with the native floor, Gavel in warm isolation, Gavel in fresh
+//! isolation, Cedar and Rego, and check that every peer agrees with warm on
+//! every action. Exits 1 on any mismatch.
+//!
+//! The Cedar and Rego policies encode the shipped configuration only: with
+//! `--policies` naming another directory they are left out. Cedar is there
+//! only when built with `--features cedar` (see `Cargo.toml`).
 
 use anyhow::{Result, anyhow, bail};
 use gavel::{ArtifactCache, Isolation, PolicyEngine, Verdict};
+#[cfg(feature = "cedar")]
+use gavel_bench::cedar::CedarPeer;
 use gavel_bench::check::{Mismatch, compare, decide_all};
+use gavel_bench::facts::facts;
 use gavel_bench::gavel_peer::GavelPeer;
 use gavel_bench::native::Native;
 use gavel_bench::peer::{Outcome, Peer};
+use gavel_bench::rego::{RegoMode, RegoPeer};
 use gavel_bench::workload;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,13 +109,42 @@ fn main() -> Result<ExitCode> {
         started.elapsed()
     );
 
-    let peers: [&dyn Peer; 3] = [&warm, &native, &fresh];
+    // Cedar and Rego hold the shipped configuration in their own text.
+    let shipped = std::fs::canonicalize(&args.policies).ok()
+        == std::fs::canonicalize(gavel_bench::shipped_dir()).ok();
+    let mut others: Vec<Box<dyn Peer>> = Vec::new();
+    if shipped {
+        #[cfg(feature = "cedar")]
+        others.push(Box::new(
+            CedarPeer::shipped().map_err(|e| anyhow!("cedar: {e}"))?,
+        ));
+        #[cfg(not(feature = "cedar"))]
+        println!("Cedar: built without the `cedar` feature, left out.\n");
+        for mode in [RegoMode::Shared, RegoMode::ClonePerCall, RegoMode::Compiled] {
+            others.push(Box::new(
+                RegoPeer::with_mode(mode).map_err(|e| anyhow!("rego: {e}"))?,
+            ));
+        }
+    } else {
+        println!("Cedar and Rego encode the shipped policies only: left out.\n");
+    }
+
+    let mut peers: Vec<&dyn Peer> = vec![&warm, &native, &fresh];
+    peers.extend(others.iter().map(|p| &**p));
     let mut results: Vec<(&'static str, Vec<Outcome>, Duration)> = Vec::new();
     for peer in peers {
         let started = Instant::now();
         let outcomes = decide_all(peer, &requests);
         results.push((peer.name(), outcomes, started.elapsed()));
     }
+
+    // What Cedar and Rego spend in the harness's facts, inside their time.
+    let started = Instant::now();
+    let facts_minutes: u64 = requests
+        .iter()
+        .map(|r| u64::from(facts(r).local_minutes))
+        .sum();
+    let facts_took = started.elapsed();
 
     println!("## Verdicts\n");
     println!("| peer | approve | deny | escalate | time | per action |");
@@ -122,6 +159,11 @@ fn main() -> Result<ExitCode> {
             per_action(*took, requests.len())
         );
     }
+
+    println!(
+        "\nThe harness's facts (local time, PII kinds), included in cedar's and rego's times: {facts_took:.2?}, {} per action (checksum {facts_minutes}).",
+        per_action(facts_took, requests.len())
+    );
 
     let Some((reference_name, reference, _)) = results.first() else {
         bail!("no reference peer");

@@ -2,6 +2,9 @@
 //! on the shipped policies and on a manifest that exercises what the
 //! shipped one leaves unused (the registry, shadow mode, ties in priority,
 //! `allowed`, holidays, `min_risk_tier`, `detect`, no default limit).
+//! Cedar (with `--features cedar`) and Rego agree with Gavel on the
+//! shipped policies (their policy texts encode the shipped configuration
+//! only, so the variant manifest is not theirs).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,10 +14,13 @@
 )]
 
 use gavel::{ArtifactCache, Isolation, PolicyEngine, Verdict};
+#[cfg(feature = "cedar")]
+use gavel_bench::cedar::CedarPeer;
 use gavel_bench::check::cross_check;
 use gavel_bench::gavel_peer::{GavelPeer, outcome};
 use gavel_bench::native::Native;
 use gavel_bench::peer::{Outcome, Peer};
+use gavel_bench::rego::{RegoMode, RegoPeer};
 use gavel_bench::{shipped_dir, workload};
 use std::path::Path;
 
@@ -90,6 +96,52 @@ fn the_deciding_reason_is_the_deny_after_an_escalation() {
         Native::shipped().unwrap().decide(&request),
         Outcome::deny("outside-business-hours")
     );
+}
+
+#[cfg(feature = "cedar")]
+#[test]
+fn cedar_agrees_with_warm_on_the_shipped_policies() {
+    let requests = workload::workload(3_000);
+    let warm = GavelPeer::warm(&shipped_dir()).unwrap();
+    let cedar = CedarPeer::shipped().unwrap();
+    assert_eq!(cedar.name(), "cedar");
+    assert_agree(&warm, &[&cedar], &requests);
+}
+
+#[test]
+fn rego_agrees_with_warm_on_the_shipped_policies() {
+    let requests = workload::workload(3_000);
+    let warm = GavelPeer::warm(&shipped_dir()).unwrap();
+    let rego = RegoPeer::shipped().unwrap();
+    assert_eq!(rego.name(), "rego");
+    assert_agree(&warm, &[&rego], &requests);
+    // The other ways of getting a mutable engine decide alike.
+    let clone = RegoPeer::with_mode(RegoMode::ClonePerCall).unwrap();
+    let compiled = RegoPeer::with_mode(RegoMode::Compiled).unwrap();
+    assert_agree(&warm, &[&clone, &compiled], &requests[..500]);
+}
+
+#[test]
+fn cedar_and_rego_take_the_deny_after_an_escalation() {
+    // As in the_deciding_reason_is_the_deny_after_an_escalation: an
+    // escalation from transaction-limit, then business-hours denies.
+    let request = gavel::Request::from_json(
+        r#"{"agent_id":"customer-support","action":"execute_transaction","amount":250,"currency":"usd","timestamp":"2026-11-28T17:00:00Z"}"#,
+    )
+    .unwrap();
+    let deny = Outcome::deny("outside-business-hours");
+    #[cfg(feature = "cedar")]
+    assert_eq!(CedarPeer::shipped().unwrap().decide(&request), deny);
+    assert_eq!(RegoPeer::shipped().unwrap().decide(&request), deny);
+    // A Monday at 10:00 New York time: the escalation stands.
+    let request = gavel::Request::from_json(
+        r#"{"agent_id":"customer-support","action":"execute_transaction","amount":250,"currency":"usd","timestamp":"2026-11-30T15:00:00Z"}"#,
+    )
+    .unwrap();
+    let escalate = Outcome::escalate("approval-threshold");
+    #[cfg(feature = "cedar")]
+    assert_eq!(CedarPeer::shipped().unwrap().decide(&request), escalate);
+    assert_eq!(RegoPeer::shipped().unwrap().decide(&request), escalate);
 }
 
 fn component(name: &str) -> String {

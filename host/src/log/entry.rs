@@ -176,3 +176,16 @@ impl LogEntry {
         serde_json::from_slice(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Canonical bytes sort object keys, which holds only while no crate in
+    /// the build turns on serde_json's `preserve_order` (Cargo unifies
+    /// features). If one does, records change bytes: fail loudly here.
+    #[test]
+    fn object_keys_serialize_sorted() {
+        let value: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":2,"c":3}}"#).unwrap();
+        assert_eq!(value.to_string(), r#"{"a":{"c":3,"d":2},"b":1}"#);
+    }
+}
