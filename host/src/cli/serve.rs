@@ -214,13 +214,13 @@ fn admin_token(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<(Token, Stri
         let token = Token::new(&text).map_err(|e| anyhow::anyhow!("GAVEL_ADMIN_TOKEN: {e}"))?;
         return Ok((token, "from $GAVEL_ADMIN_TOKEN".to_owned()));
     }
+    // Generated on first start like the log's keys: 256 bits, hex, 0600.
     let file = data_dir.join(ADMIN_TOKEN_FILE);
-    if file.exists() {
-        return Ok((read_token(&file)?, format!("in {}", file.display())));
-    }
-    let (token, text) = Token::generate();
-    write_secret(&file, &text)?;
-    Ok((token, format!("generated in {}", file.display())))
+    let existed = file.exists();
+    let secret = gavel::log::keys::load_or_create_secret(&file)?;
+    let token = Token::new(&hex::encode(secret)).map_err(anyhow::Error::msg)?;
+    let verb = if existed { "in" } else { "generated in" };
+    Ok((token, format!("{verb} {}", file.display())))
 }
 
 fn eval_token(args: &ServeArgs) -> anyhow::Result<Option<Token>> {
@@ -236,33 +236,11 @@ fn eval_token(args: &ServeArgs) -> anyhow::Result<Option<Token>> {
 }
 
 fn read_token(file: &Path) -> anyhow::Result<Token> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(file)
-        .with_context(|| format!("cannot read the token file {}", file.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        anyhow::bail!(
-            "the token file {} can be read by others (mode {:o}); chmod 600 it",
-            file.display(),
-            mode & 0o777
-        );
-    }
+    let meta = std::fs::metadata(file)
+        .with_context(|| format!("cannot read the token file {}", file.display()))?;
+    gavel::log::keys::owner_only(&meta)
+        .map_err(|why| anyhow::anyhow!("the token file {}: {why}", file.display()))?;
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the token file {}", file.display()))?;
     Token::new(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
-}
-
-fn write_secret(file: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .with_context(|| format!("cannot create {}", file.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", file.display()))
 }

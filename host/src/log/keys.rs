@@ -26,12 +26,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], LogError> {
     };
     match std::fs::metadata(path) {
         Ok(meta) => {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(key_error(format!(
-                    "mode is {mode:04o}; a key file must be readable by its owner only (chmod 600)"
-                )));
-            }
+            owner_only(&meta).map_err(key_error)?;
             let text = std::fs::read_to_string(path).map_err(|e| key_error(e.to_string()))?;
             let bytes = hex::decode(text.trim()).map_err(|e| key_error(format!("not hex: {e}")))?;
             bytes
@@ -53,6 +48,17 @@ pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], LogError> {
         }
         Err(e) => Err(key_error(e.to_string())),
     }
+}
+
+/// `Err` (why) unless only the owner may read or write the file.
+pub fn owner_only(meta: &std::fs::Metadata) -> Result<(), String> {
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "mode is {mode:04o}; a key file must be readable by its owner only (chmod 600)"
+        ));
+    }
+    Ok(())
 }
 
 /// The checkpoint signing key of `data_dir`, created on first use, with

@@ -34,12 +34,6 @@ impl Token {
         Ok(Token(text.as_bytes().to_vec()))
     }
 
-    /// A fresh random token: 256 bits, hex.
-    pub fn generate() -> (Self, String) {
-        let text = hex::encode(rand::random::<[u8; 32]>());
-        (Token(text.as_bytes().to_vec()), text)
-    }
-
     fn matches(&self, offered: &[u8]) -> bool {
         // `ct_eq` on slices of different lengths returns false without
         // looking at the contents; the length of a token is not a secret.

@@ -82,10 +82,9 @@ fn after(service: &Shared, decision: &Decision, started: Instant) {
         return;
     };
     service.metrics.record_escalation("opened");
-    if let (Some(hook), Some(escalation)) = (
-        &service.webhook,
-        service.runtime.escalations().get(&ticket.id),
-    ) {
+    if let Some(hook) = &service.webhook
+        && let Some(escalation) = service.runtime.escalations().get(&ticket.id)
+    {
         let why = escalation
             .reasons
             .iter()
