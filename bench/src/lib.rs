@@ -17,14 +17,24 @@
 
 use std::path::PathBuf;
 
+pub mod call_cost;
 #[cfg(feature = "cedar")]
 pub mod cedar;
 pub mod check;
+pub mod comparison;
 pub mod facts;
+pub mod fixture;
 pub mod gavel_peer;
+pub mod latency;
+pub mod memory;
 pub mod native;
 pub mod peer;
 pub mod rego;
+pub mod report;
+pub mod scaling;
+pub mod startup;
+pub mod stats;
+pub mod throughput;
 pub mod workload;
 
 /// Errors from loading a peer.

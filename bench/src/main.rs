@@ -23,30 +23,59 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]";
+const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
+       gavel-bench peers [--n N] [--rounds R] [--out FILE]
+       gavel-bench report [--quick] [--peers FILE] [--out FILE]";
 
 /// How many mismatches are printed in full.
 const SHOWN: usize = 20;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Check,
+    Peers,
+    Report,
+}
+
 struct Args {
+    command: Command,
     n: usize,
     policies: PathBuf,
+    rounds: usize,
+    out: Option<PathBuf>,
+    peers: Option<PathBuf>,
+    quick: bool,
 }
 
 /// The arguments, or (for `--help` and usage errors) what to print and
 /// the exit code.
 fn parse_args() -> std::result::Result<Args, (String, u8)> {
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("check") => {}
+    let command = match args.next().as_deref() {
+        Some("check") => Command::Check,
+        Some("peers") => Command::Peers,
+        Some("report") => Command::Report,
+        Some("probe-memory") => {
+            let what = args.next().ok_or_else(|| (USAGE.to_owned(), 2))?;
+            return Err((what, 255));
+        }
         Some("-h" | "--help") => return Err((USAGE.to_owned(), 0)),
         _ => return Err((USAGE.to_owned(), 2)),
-    }
+    };
     let mut parsed = Args {
+        command,
         n: workload::DEFAULT_N,
         policies: gavel_bench::shipped_dir(),
+        rounds: 3,
+        out: None,
+        peers: None,
+        quick: false,
     };
     while let Some(flag) = args.next() {
+        if flag == "--quick" {
+            parsed.quick = true;
+            continue;
+        }
         let Some(value) = args.next() else {
             return Err((format!("{flag} needs a value\n{USAGE}"), 2));
         };
@@ -57,6 +86,13 @@ fn parse_args() -> std::result::Result<Args, (String, u8)> {
                     .map_err(|e| (format!("--n {value}: {e}\n{USAGE}"), 2))?;
             }
             "--policies" => parsed.policies = PathBuf::from(value),
+            "--rounds" => {
+                parsed.rounds = value
+                    .parse()
+                    .map_err(|e| (format!("--rounds {value}: {e}\n{USAGE}"), 2))?;
+            }
+            "--out" => parsed.out = Some(PathBuf::from(value)),
+            "--peers" => parsed.peers = Some(PathBuf::from(value)),
             _ => return Err((format!("unknown option {flag}\n{USAGE}"), 2)),
         }
     }
@@ -82,12 +118,79 @@ fn main() -> Result<ExitCode> {
             println!("{message}");
             return Ok(ExitCode::SUCCESS);
         }
+        Err((what, 255)) => {
+            let requests = workload::try_workload(2_000).map_err(|e| anyhow!("workload: {e}"))?;
+            let bytes = gavel_bench::memory::probe(&what, &gavel_bench::shipped_dir(), &requests)
+                .map_err(|e| anyhow!("probe-memory {what}: {e}"))?;
+            println!("{bytes:.0}");
+            return Ok(ExitCode::SUCCESS);
+        }
         Err((message, code)) => {
             eprintln!("{message}");
             return Ok(ExitCode::from(code));
         }
     };
 
+    match args.command {
+        Command::Check => check(&args),
+        Command::Peers => peers(&args),
+        Command::Report => report(&args),
+    }
+}
+
+/// `peers`: figure 1 as a markdown fragment (stdout, or `--out`).
+fn peers(args: &Args) -> Result<ExitCode> {
+    let requests = workload::try_workload(args.n).map_err(|e| anyhow!("workload: {e}"))?;
+    let result = gavel_bench::comparison::run(&args.policies, &requests, args.rounds)
+        .map_err(|e| anyhow!("peers: {e}"))?;
+    write_out(args.out.as_deref(), &result.markdown)?;
+    for m in result.mismatches.iter().take(SHOWN) {
+        eprintln!("mismatch: {m}");
+    }
+    if result.mismatches.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} mismatches: the peers do not decide as Gavel does, nothing was timed",
+            result.mismatches.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `report`: every figure, as `BENCHMARKS.md` (stdout, or `--out`).
+fn report(args: &Args) -> Result<ExitCode> {
+    let peers = match &args.peers {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?,
+        ),
+        None => None,
+    };
+    let options = gavel_bench::report::Options {
+        quick: args.quick,
+        policies: args.policies.clone(),
+        peers,
+    };
+    let markdown = gavel_bench::report::run(&options).map_err(|e| anyhow!("report: {e}"))?;
+    write_out(args.out.as_deref(), &markdown)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_out(out: Option<&std::path::Path>, text: &str) -> Result<()> {
+    match out {
+        Some(file) => {
+            std::fs::write(file, text).map_err(|e| anyhow!("cannot write {}: {e}", file.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// `check`: the cross-check, with per-peer counts and times.
+fn check(args: &Args) -> Result<ExitCode> {
     let started = Instant::now();
     let requests = workload::try_workload(args.n).map_err(|e| anyhow!("workload: {e}"))?;
     let built = started.elapsed();

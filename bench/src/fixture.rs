@@ -1,0 +1,99 @@
+//! Policy directories the figures need, derived from the shipped one: the
+//! same components and configs, with every component path made absolute,
+//! an isolation mode, a subset of the policies, or the four repeated
+//! under new names (to load 4 to 64 policies).
+
+use std::path::Path;
+use tempfile::TempDir;
+
+/// How to derive a directory from the shipped manifest.
+#[derive(Debug, Clone, Default)]
+pub struct Derive<'a> {
+    /// `isolation` at the top (`"warm"`/`"fresh"`); unchanged when `None`.
+    pub isolation: Option<&'a str>,
+    /// Keep only these policies (by name); all when `None`.
+    pub only: Option<&'a [&'a str]>,
+    /// Repeat the kept policies this many times (names get `-2`, `-3`, ...
+    /// suffixes; 0 or 1 keep them once).
+    pub copies: usize,
+}
+
+/// A temporary directory holding `dir/policies.toml` as `derive` says.
+pub fn derive(dir: &Path, derive: &Derive<'_>) -> Result<TempDir, crate::Error> {
+    let file = dir.join(gavel::manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut top: toml::Table = toml::from_str(&text)?;
+    let base = std::path::absolute(dir)?;
+    let policies = match top.remove("policy") {
+        Some(toml::Value::Array(policies)) => policies,
+        _ => return Err(format!("{} has no [[policy]]", file.display()).into()),
+    };
+    let mut kept = Vec::new();
+    for mut policy in policies {
+        let name = policy
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if derive
+            .only
+            .is_some_and(|only| !only.contains(&name.as_str()))
+        {
+            continue;
+        }
+        if let Some(toml::Value::String(component)) = policy.get_mut("component") {
+            let absolute = base.join(&*component);
+            *component = absolute
+                .to_str()
+                .ok_or_else(|| format!("{} is not UTF-8", absolute.display()))?
+                .to_owned();
+        }
+        kept.push((name, policy));
+    }
+    let mut out = Vec::new();
+    for copy in 1..=derive.copies.max(1) {
+        for (name, policy) in &kept {
+            let mut policy = policy.clone();
+            if copy > 1
+                && let Some(table) = policy.as_table_mut()
+            {
+                table.insert(
+                    "name".to_owned(),
+                    toml::Value::String(format!("{name}-{copy}")),
+                );
+            }
+            out.push(policy);
+        }
+    }
+    top.insert("policy".to_owned(), toml::Value::Array(out));
+    if let Some(isolation) = derive.isolation {
+        top.insert(
+            "isolation".to_owned(),
+            toml::Value::String(isolation.to_owned()),
+        );
+    }
+    let copy = tempfile::tempdir()?;
+    std::fs::write(
+        copy.path().join(gavel::manifest::MANIFEST_FILE),
+        toml::to_string(&top)?,
+    )?;
+    Ok(copy)
+}
+
+/// A one-policy directory running `component` (a path) as
+/// `sensitive-actions` with the shipped config, in `isolation`.
+pub fn sensitive_actions(component: &Path, isolation: &str) -> Result<TempDir, crate::Error> {
+    let dir = tempfile::tempdir()?;
+    let manifest = format!(
+        "isolation = \"{isolation}\"\n\n[[policy]]\nname = \"sensitive-actions\"\ncomponent = {}\npriority = 100\n[policy.config]\nforbidden = [\"delete_account\", \"access_payment_details\", \"change_pricing_tiers\", \"modify_own_instructions\"]\nrequire_approval = [\"delete_*\", \"contract_modification\", \"external_vendor_communication\"]\n",
+        toml::Value::String(
+            std::path::absolute(component)?
+                .to_str()
+                .ok_or("component path is not UTF-8")?
+                .to_owned()
+        )
+    );
+    std::fs::write(dir.path().join(gavel::manifest::MANIFEST_FILE), manifest)?;
+    Ok(dir)
+}

@@ -1,0 +1,131 @@
+//! Figure 3: decisions per second through [`Runtime::decide`] (policies,
+//! redaction, the decision log) with the log durable and buffered, for 1,
+//! 8 and 64 callers.
+//!
+//! Each caller thread walks the workload's short actions from its own
+//! offset for the time budget, timing every call. The log lives under
+//! `target/bench-log`, on the real disk (a RAM-backed `/tmp` would make
+//! fsync free). In buffered mode the time `close` then takes to commit
+//! what is still queued is reported, and counted in the rate.
+
+use crate::stats::{Samples, show_opt, show_rate};
+use gavel::{LogMode, LogOptions, Request, Runtime};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Caller counts, as the issue asks.
+pub const CALLERS: [usize; 3] = [1, 8, 64];
+
+/// Where benchmark logs go: `target/bench-log` (or under
+/// `CARGO_TARGET_DIR`).
+pub fn disk_base() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("bench-log")
+}
+
+/// A temporary directory on the real disk.
+pub fn disk_tempdir(tag: &str) -> Result<tempfile::TempDir, crate::Error> {
+    let base = disk_base();
+    std::fs::create_dir_all(&base)?;
+    Ok(tempfile::Builder::new().prefix(tag).tempdir_in(base)?)
+}
+
+struct Row {
+    decisions: usize,
+    took: Duration,
+    close: Option<Duration>,
+    latency: Samples,
+}
+
+fn run_one(
+    dir: &Path,
+    requests: &Arc<Vec<Request>>,
+    mode: LogMode,
+    callers: usize,
+    budget: Duration,
+) -> Result<Row, crate::Error> {
+    let data = disk_tempdir("throughput")?;
+    let options = LogOptions {
+        mode,
+        ..LogOptions::default()
+    };
+    let runtime = Arc::new(Runtime::start(dir, data.path(), options)?);
+    let barrier = Arc::new(Barrier::new(callers + 1));
+    let threads: Vec<_> = (0..callers)
+        .map(|i| {
+            let (runtime, requests, barrier) = (runtime.clone(), requests.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut latency = Samples::with_capacity(4096);
+                let n = requests.len().max(1);
+                let mut next = i * 7919 % n;
+                barrier.wait();
+                let until = Instant::now() + budget;
+                while Instant::now() < until {
+                    let Some(request) = requests.get(next) else {
+                        break;
+                    };
+                    let started = Instant::now();
+                    std::hint::black_box(runtime.decide(request));
+                    latency.push(started.elapsed());
+                    next = (next + 1) % n;
+                }
+                latency
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let mut latency = Samples::default();
+    for thread in threads {
+        let samples = thread.join().map_err(|_| "a caller thread panicked")?;
+        latency.extend(&samples);
+    }
+    let mut took = started.elapsed();
+    let runtime = Arc::try_unwrap(runtime).map_err(|_| "runtime still shared")?;
+    let closing = Instant::now();
+    runtime.close()?;
+    let close = (mode == LogMode::Buffered).then(|| closing.elapsed());
+    if let Some(close) = close {
+        took += close;
+    }
+    Ok(Row {
+        decisions: latency.len(),
+        took,
+        close,
+        latency,
+    })
+}
+
+/// The markdown section: one row per (mode, callers).
+pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, crate::Error> {
+    let requests = Arc::new(short);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| log | callers | decisions | decisions/s | p50 per call | p99 per call | close (buffered) |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    for mode in [LogMode::Durable, LogMode::Buffered] {
+        for callers in CALLERS {
+            let mut row = run_one(dir, &requests, mode, callers, budget)?;
+            let _ = writeln!(
+                md,
+                "| {} | {callers} | {} | {} | {} | {} | {} |",
+                match mode {
+                    LogMode::Durable => "durable",
+                    LogMode::Buffered => "buffered",
+                },
+                crate::stats::thousands(row.decisions as u64),
+                show_rate(row.decisions as f64 / row.took.as_secs_f64().max(1e-9)),
+                show_opt(row.latency.p50()),
+                show_opt(row.latency.p99()),
+                show_opt(row.close),
+            );
+        }
+    }
+    Ok(md)
+}
