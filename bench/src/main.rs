@@ -25,16 +25,23 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
-       gavel-bench report [--quick] [--peers FILE] [--out FILE]";
+       gavel-bench report [--quick] [--peers FILE] [--out FILE]
+       gavel-bench profile warm|fresh
+       gavel-bench probe-memory warm|fresh|python|concurrent";
 
 /// How many mismatches are printed in full.
 const SHOWN: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Command {
     Check,
     Peers,
     Report,
+    /// Decide the workload's short actions for 10 s (to run under a
+    /// profiler): `warm` or `fresh`.
+    Profile(String),
+    /// One memory measurement, in this process (see `memory`).
+    ProbeMemory(String),
 }
 
 struct Args {
@@ -55,9 +62,9 @@ fn parse_args() -> std::result::Result<Args, (String, u8)> {
         Some("check") => Command::Check,
         Some("peers") => Command::Peers,
         Some("report") => Command::Report,
+        Some("profile") => Command::Profile(args.next().ok_or_else(|| (USAGE.to_owned(), 2))?),
         Some("probe-memory") => {
-            let what = args.next().ok_or_else(|| (USAGE.to_owned(), 2))?;
-            return Err((what, 255));
+            Command::ProbeMemory(args.next().ok_or_else(|| (USAGE.to_owned(), 2))?)
         }
         Some("-h" | "--help") => return Err((USAGE.to_owned(), 0)),
         _ => return Err((USAGE.to_owned(), 2)),
@@ -118,23 +125,55 @@ fn main() -> Result<ExitCode> {
             println!("{message}");
             return Ok(ExitCode::SUCCESS);
         }
-        Err((what, 255)) => {
-            let requests = workload::try_workload(2_000).map_err(|e| anyhow!("workload: {e}"))?;
-            let bytes = gavel_bench::memory::probe(&what, &gavel_bench::shipped_dir(), &requests)
-                .map_err(|e| anyhow!("probe-memory {what}: {e}"))?;
-            println!("{bytes:.0}");
-            return Ok(ExitCode::SUCCESS);
-        }
         Err((message, code)) => {
             eprintln!("{message}");
             return Ok(ExitCode::from(code));
         }
     };
 
-    match args.command {
+    match &args.command {
         Command::Check => check(&args),
         Command::Peers => peers(&args),
         Command::Report => report(&args),
+        Command::Profile(what) => profile(what),
+        Command::ProbeMemory(what) => probe_memory(what),
+    }
+}
+
+fn profile(what: &str) -> Result<ExitCode> {
+    {
+        let isolation = if what == "fresh" {
+            Isolation::Fresh
+        } else {
+            Isolation::Warm
+        };
+        let requests = workload::try_workload(3_000).map_err(|e| anyhow!("workload: {e}"))?;
+        let short: Vec<_> = requests
+            .into_iter()
+            .filter(|r| r.params_json().len() <= gavel_bench::latency::SHORT_PARAMS)
+            .collect();
+        let peer = GavelPeer::load(&gavel_bench::shipped_dir(), isolation)
+            .map_err(|e| anyhow!("load: {e}"))?;
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut calls = 0u64;
+        while Instant::now() < until {
+            for r in &short {
+                std::hint::black_box(peer.decide(r));
+            }
+            calls += short.len() as u64;
+        }
+        println!("{calls} decisions, {:.2} µs each", 10e6 / calls as f64);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn probe_memory(what: &str) -> Result<ExitCode> {
+    {
+        let requests = workload::try_workload(2_000).map_err(|e| anyhow!("workload: {e}"))?;
+        let bytes = gavel_bench::memory::probe(what, &gavel_bench::shipped_dir(), &requests)
+            .map_err(|e| anyhow!("probe-memory {what}: {e}"))?;
+        println!("{bytes:.0}");
+        Ok(ExitCode::SUCCESS)
     }
 }
 

@@ -4,11 +4,32 @@
 use crate::sandbox::Sandbox;
 use std::time::Duration;
 use wasmtime::component::{Linker, Resource};
-use wasmtime::{Config, Engine, EngineWeak};
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. A policy's deadline is honoured to
 /// within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Component instances the pooling allocator holds slots for: every live
+/// instance (warm ones waiting in a policy's idle list included) takes
+/// one, and an instantiation beyond it fails (the policy's `on_error`
+/// applies). Each slot reserves 4 GiB of address space (not memory) for
+/// its linear memory, so that guest code needs no explicit bounds checks.
+pub const POOL_SLOTS: u32 = 1_000;
+
+/// Bytes at the start of each linear memory kept resident when a pooled
+/// instance is dropped: only the pages the instance dirtied are restored
+/// (found with the kernel's `PAGEMAP_SCAN`), so the next instance takes no
+/// page faults there. This covers a Rust policy's 1 MiB stack, its data
+/// and the start of its heap. (Measured on the shipped policies: dropping
+/// an instance went from 15 µs, a `memset` of this whole region, to 4 µs.)
+const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
+
+/// Bytes of each table zeroed with `memset` when a pooled instance is
+/// dropped (the rest is returned to the kernel). Unlike memories, tables
+/// are zeroed whether touched or not, so this stays small: a Rust policy's
+/// table holds a few hundred entries.
+const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
 
 /// Errors building the engine.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +63,11 @@ impl PolicyEngine {
             // synchronous call about 3x slower.
             .concurrency_support(false)
             .consume_fuel(true)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            // Linear memories start as copy-on-write mappings of the
+            // component's initialized image instead of being copied.
+            .memory_init_cow(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
         let engine = Engine::new(&config).map_err(|e| EngineError::Setup(e.to_string()))?;
         let linker = sandbox_linker(&engine).map_err(|e| EngineError::Setup(e.to_string()))?;
         start_ticker(engine.weak())
@@ -67,6 +92,30 @@ impl PolicyEngine {
         let ticks = timeout.as_micros().div_ceil(tick);
         u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
     }
+}
+
+/// The pooling allocator: instances, memories and tables come from slots
+/// reserved once, so instantiating is mostly a copy-on-write remap.
+fn pool() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_SLOTS)
+        // Rust components hold a few core instances, Python ones more.
+        .total_core_instances(POOL_SLOTS * 8)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS * 4)
+        .max_tables_per_module(8)
+        .max_memories_per_module(1)
+        .table_elements(crate::sandbox::MAX_TABLE_ELEMENTS)
+        .max_memory_size(
+            usize::try_from(crate::manifest::MAX_MEMORY_MB << 20).unwrap_or(usize::MAX),
+        )
+        // Reset only the pages an instance dirtied (Linux 6.7+; elsewhere
+        // the lowest `KEEP_RESIDENT` bytes are reset in full).
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        // Tables are zeroed with `memset` up to this size, touched or not.
+        .table_keep_resident(TABLE_KEEP_RESIDENT);
+    pool
 }
 
 /// A linker with WASI p2 over a context that grants nothing, where the two

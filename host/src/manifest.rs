@@ -26,7 +26,8 @@ pub const DEFAULT_MEMORY_MB: u64 = 32;
 /// Default deadline per evaluation, in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u64 = 100;
 
-const MAX_MEMORY_MB: u64 = 4096;
+/// The largest `memory_mb` a policy may have.
+pub const MAX_MEMORY_MB: u64 = 4096;
 const MAX_TIMEOUT_MS: u64 = 60_000;
 
 /// Whether a policy's verdict counts.

@@ -26,7 +26,7 @@ use wasmtime_wasi::{
 const RANDOM_SEED: u64 = 0x6761_7665_6c5f_7264;
 
 /// Most table elements one table may hold.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The error a policy's memory growth fails with when it passes its cap.
 #[derive(Debug, thiserror::Error)]
