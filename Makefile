@@ -3,7 +3,8 @@
 #   make test      every test (unit, integration, policy cases)
 #   make policies  rebuild every component from policies-src/
 #   make lint      cargo fmt --check and clippy -D warnings
-#   make bench     benchmarks
+#   make bench     every benchmark figure, into BENCHMARKS.md
+#   make bench-quick  the harness compiles, peers agree, figures run (CI)
 
 CARGO    ?= cargo
 GAVEL    := target/release/gavel
@@ -14,7 +15,7 @@ WASM_OUT := policies-src/target/wasm32-wasip2/release
 # rebuild from unchanged sources gives the same bytes (and digests).
 POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
 
-.PHONY: all build run test lint policies wasm-target bench ci clean-data
+.PHONY: all build run test lint policies wasm-target bench bench-build bench-quick bench-micro ci clean-data
 
 all: build
 
@@ -61,7 +62,33 @@ policies: wasm-target
 # their digest); CI sets PY_FORCE=1 to rebuild it from source regardless.
 PY_FORCE ?= 0
 
-bench:
+# The benchmark harness (bench/), built twice: with Cedar for the peer
+# comparison (cedar-policy changes serde_json's features for its whole
+# build), and as shipped for everything else.
+BENCH       := target/release/gavel-bench
+BENCH_CEDAR := target/release/gavel-bench-cedar
+
+bench-build:
+	$(CARGO) build --release --locked -p gavel-bench --features cedar
+	cp $(BENCH) $(BENCH_CEDAR)
+	$(CARGO) build --release --locked -p gavel-bench
+
+# Every figure, from one run, into BENCHMARKS.md (a few minutes).
+bench: bench-build
+	$(BENCH_CEDAR) peers --out target/bench-peers.md
+	$(BENCH) report --peers target/bench-peers.md --out BENCHMARKS.md
+	@echo "wrote BENCHMARKS.md"
+
+# CI: the harness still builds, every peer still gives Gavel's verdicts on
+# the workload, and every figure's code still runs (tiny budgets, no
+# timing asserted; the report goes to target/, not BENCHMARKS.md).
+bench-quick: bench-build
+	$(BENCH_CEDAR) peers --n 2000 --rounds 0 --out target/bench-peers.quick.md
+	$(BENCH) report --quick --peers target/bench-peers.quick.md --out target/BENCHMARKS.quick.md
+	@echo "bench-quick: peers agree, report ran (target/BENCHMARKS.quick.md)"
+
+# The micro-benchmarks behind the figures (criterion and plain timers).
+bench-micro:
 	$(CARGO) bench --locked -p gavel --bench evaluate
 	$(CARGO) bench --locked -p gavel --bench log
 	$(CARGO) bench --locked -p gavel --bench reload
