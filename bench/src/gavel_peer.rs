@@ -61,7 +61,13 @@ impl GavelPeer {
                 _temp: Vec::new(),
             }),
             Isolation::Fresh => {
-                let copy = fresh_copy(dir)?;
+                let copy = crate::fixture::derive(
+                    dir,
+                    &crate::fixture::Derive {
+                        isolation: Some("fresh"),
+                        ..crate::fixture::Derive::default()
+                    },
+                )?;
                 Ok(GavelPeer {
                     name: "gavel-fresh",
                     set: PolicySet::load(copy.path(), engine, cache)?,
@@ -113,35 +119,4 @@ impl Peer for GavelPeer {
     fn decide(&self, request: &gavel::Request) -> Outcome {
         outcome(&self.set.evaluate(request))
     }
-}
-
-/// A temporary directory holding `dir/policies.toml` with `isolation =
-/// "fresh"` and absolute component paths.
-fn fresh_copy(dir: &Path) -> Result<TempDir, crate::Error> {
-    let file = dir.join(gavel::manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut top: toml::Table = toml::from_str(&text)?;
-    let base = std::path::absolute(dir)?;
-    if let Some(toml::Value::Array(policies)) = top.get_mut("policy") {
-        for policy in policies {
-            if let Some(toml::Value::String(component)) = policy.get_mut("component") {
-                let absolute = base.join(&*component);
-                *component = absolute
-                    .to_str()
-                    .ok_or_else(|| format!("{} is not UTF-8", absolute.display()))?
-                    .to_owned();
-            }
-        }
-    }
-    top.insert(
-        "isolation".to_owned(),
-        toml::Value::String("fresh".to_owned()),
-    );
-    let copy = tempfile::tempdir()?;
-    std::fs::write(
-        copy.path().join(gavel::manifest::MANIFEST_FILE),
-        toml::to_string(&top)?,
-    )?;
-    Ok(copy)
 }

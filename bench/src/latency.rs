@@ -15,12 +15,14 @@ use std::time::Instant;
 /// The largest params (JSON bytes) of a "short" action.
 pub const SHORT_PARAMS: usize = 1024;
 
+/// Whether `request` is short: params of at most [`SHORT_PARAMS`] bytes.
+pub fn is_short(request: &gavel::Request) -> bool {
+    request.params_json().len() <= SHORT_PARAMS
+}
+
 /// Which actions of `workload` are short.
 pub fn short_mask(workload: &[gavel::Request]) -> Vec<bool> {
-    workload
-        .iter()
-        .map(|r| r.params_json().len() <= SHORT_PARAMS)
-        .collect()
+    workload.iter().map(is_short).collect()
 }
 
 /// One peer's samples.

@@ -150,7 +150,7 @@ fn profile(what: &str) -> Result<ExitCode> {
         let requests = workload::try_workload(3_000).map_err(|e| anyhow!("workload: {e}"))?;
         let short: Vec<_> = requests
             .into_iter()
-            .filter(|r| r.params_json().len() <= gavel_bench::latency::SHORT_PARAMS)
+            .filter(gavel_bench::latency::is_short)
             .collect();
         let peer = GavelPeer::load(&gavel_bench::shipped_dir(), isolation)
             .map_err(|e| anyhow!("load: {e}"))?;

@@ -109,7 +109,7 @@ pub fn probe(what: &str, shipped: &Path, requests: &[gavel::Request]) -> Result<
             let short: Arc<Vec<gavel::Request>> = Arc::new(
                 requests
                     .iter()
-                    .filter(|r| r.params_json().len() <= crate::latency::SHORT_PARAMS)
+                    .filter(|r| crate::latency::is_short(r))
                     .take(256)
                     .cloned()
                     .collect(),

@@ -60,7 +60,7 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
     let requests = workload::try_workload(budget.n)?;
     let short: Vec<gavel::Request> = requests
         .iter()
-        .filter(|r| r.params_json().len() <= SHORT_PARAMS)
+        .filter(|r| crate::latency::is_short(r))
         .cloned()
         .collect();
     let dir = &options.policies;

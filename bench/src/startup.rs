@@ -63,39 +63,47 @@ fn set_limit(dir: &Path, original: &str, max: usize) -> Result<(), crate::Error>
     Ok(())
 }
 
+/// `runs` times each: `once` with a new data directory (empty cache), then
+/// with one data directory it has already filled (warm cache).
+fn cold_and_warm(
+    dir: &Path,
+    runs: usize,
+    once: fn(&Path, &Path) -> Result<Duration, crate::Error>,
+) -> Result<(Samples, Samples), crate::Error> {
+    let mut empty = Samples::default();
+    for _ in 0..runs {
+        let data = crate::throughput::disk_tempdir("cold")?;
+        empty.push(once(dir, data.path())?);
+    }
+    let data = crate::throughput::disk_tempdir("warm")?;
+    once(dir, data.path())?;
+    let mut warm = Samples::default();
+    for _ in 0..runs {
+        warm.push(once(dir, data.path())?);
+    }
+    Ok((empty, warm))
+}
+
 /// The markdown section. `runs` repetitions of each measurement.
 pub fn run(shipped: &Path, runs: usize) -> Result<String, crate::Error> {
     let dir = fixture::derive(shipped, &Derive::default())?;
     let runs = runs.max(1);
     let mut rows: Vec<(&str, Samples)> = Vec::new();
 
-    let mut empty = Samples::default();
-    for _ in 0..runs {
-        let data = crate::throughput::disk_tempdir("cold")?;
-        empty.push(load_once(dir.path(), data.path())?);
+    type Once = fn(&Path, &Path) -> Result<Duration, crate::Error>;
+    let starts: [(&str, &str, Once); 2] = [
+        ("load, empty cache (compile)", "load, warm cache", load_once),
+        (
+            "`Runtime::start`, empty cache, new log",
+            "`Runtime::start`, warm cache, existing log",
+            start_once,
+        ),
+    ];
+    for (empty_label, warm_label, once) in starts {
+        let (empty, warm) = cold_and_warm(dir.path(), runs, once)?;
+        rows.push((empty_label, empty));
+        rows.push((warm_label, warm));
     }
-    rows.push(("load, empty cache (compile)", empty));
-    let warm_data = crate::throughput::disk_tempdir("cold-warm")?;
-    load_once(dir.path(), warm_data.path())?;
-    let mut warm = Samples::default();
-    for _ in 0..runs {
-        warm.push(load_once(dir.path(), warm_data.path())?);
-    }
-    rows.push(("load, warm cache", warm));
-
-    let mut empty = Samples::default();
-    for _ in 0..runs {
-        let data = crate::throughput::disk_tempdir("cold-start")?;
-        empty.push(start_once(dir.path(), data.path())?);
-    }
-    rows.push(("`Runtime::start`, empty cache, new log", empty));
-    let start_data = crate::throughput::disk_tempdir("cold-start-warm")?;
-    start_once(dir.path(), start_data.path())?;
-    let mut warm = Samples::default();
-    for _ in 0..runs {
-        warm.push(start_once(dir.path(), start_data.path())?);
-    }
-    rows.push(("`Runtime::start`, warm cache, existing log", warm));
 
     // Hot reload.
     let manifest = std::fs::read_to_string(dir.path().join(gavel::manifest::MANIFEST_FILE))?;
