@@ -18,25 +18,28 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
     }
 
     fn evaluate(&self, request: wit::Request) -> wit::Outcome {
-        match Request::from_wit(request) {
-            Ok(request) => {
-                let verdict = self.policy.evaluate(&request).into();
-                let findings = request
-                    .findings()
-                    .into_iter()
-                    .map(|f| wit::Finding {
-                        path: f.path,
-                        kinds: f.kinds,
-                    })
-                    .collect();
-                wit::Outcome { verdict, findings }
-            }
-            // The host validates requests; should one still arrive broken,
-            // fail closed.
-            Err(problem) => wit::Outcome {
+        let request = Request::from_wit(request);
+        let verdict = self.policy.evaluate(&request);
+        // The host validates requests; should params still arrive broken
+        // and the policy have read them, it judged an empty object: fail
+        // closed instead.
+        if let Some(problem) = request.params.problem() {
+            return wit::Outcome {
                 verdict: Verdict::deny("invalid-request", problem).into(),
                 findings: Vec::new(),
-            },
+            };
+        }
+        let findings = request
+            .findings()
+            .into_iter()
+            .map(|f| wit::Finding {
+                path: f.path,
+                kinds: f.kinds,
+            })
+            .collect();
+        wit::Outcome {
+            verdict: verdict.into(),
+            findings,
         }
     }
 }
@@ -44,4 +47,94 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
 /// The policy's metadata in WIT form.
 pub fn metadata<P: Policy>() -> wit::PolicyMetadata {
     P::metadata().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConfigError, Metadata};
+    use wit::GuestEvaluator;
+
+    /// Approves unless `params.to` is present; `reads` says whether it looks.
+    struct WatchesTo {
+        reads: bool,
+    }
+
+    impl Policy for WatchesTo {
+        type Config = serde_json::Value;
+
+        fn metadata() -> Metadata {
+            Metadata::new("watches-to", "1.0.0", "test")
+        }
+
+        fn new(_: serde_json::Value) -> Result<Self, ConfigError> {
+            Ok(WatchesTo { reads: true })
+        }
+
+        fn evaluate(&self, request: &Request) -> Verdict {
+            request.mark_sensitive("params.to", &["email"]);
+            if self.reads && request.param_str("to").is_some() {
+                Verdict::deny("has-to", "to is set")
+            } else {
+                Verdict::approve()
+            }
+        }
+    }
+
+    fn outcome(reads: bool, params: &str) -> (String, usize) {
+        let evaluator = Evaluator {
+            policy: WatchesTo { reads },
+        };
+        let request = wit::Request {
+            request_id: "r".into(),
+            agent: wit::Agent {
+                id: "a".into(),
+                registered: false,
+                risk_tier: None,
+                owner: None,
+            },
+            action: "send_email".into(),
+            params: params.into(),
+            amount: None,
+            currency: None,
+            timestamp_ms: 0,
+            session_id: None,
+            user_id: None,
+        };
+        let out = evaluator.evaluate(request);
+        let verdict = match out.verdict {
+            wit::Verdict::Approve => "approve".to_owned(),
+            wit::Verdict::Deny(r) => format!("deny {}: {}", r.code, r.message),
+            wit::Verdict::Escalate(r) => format!("escalate {}", r.code),
+        };
+        (verdict, out.findings.len())
+    }
+
+    #[test]
+    fn params_that_do_not_parse_fail_closed_when_read() {
+        // (reads params, params text, verdict starts with, findings kept)
+        let cases = [
+            (true, r#"{"to":"x"}"#, "deny has-to", 1),
+            (true, r#"{}"#, "approve", 1),
+            (
+                true,
+                r#"{"to":"#,
+                "deny invalid-request: params is not valid JSON",
+                0,
+            ),
+            (
+                true,
+                r#"["to"]"#,
+                "deny invalid-request: params is not a JSON object",
+                0,
+            ),
+            // Params never read did not affect the verdict.
+            (false, r#"{"to":"#, "approve", 1),
+        ];
+        for (reads, params, verdict, findings) in cases {
+            let (got, n) = outcome(reads, params);
+            assert!(got.starts_with(verdict), "{params}: {got}");
+            assert_eq!(n, findings, "{params}");
+        }
+    }
 }

@@ -65,11 +65,13 @@ mod action_pattern;
 mod config;
 #[doc(hidden)]
 pub mod evaluator;
+mod params;
 mod request;
 mod verdict;
 
 pub use action_pattern::ActionPattern;
 pub use config::{ConfigError, parse_config};
+pub use params::Params;
 pub use request::{Agent, Finding, ParamString, Request};
 pub use verdict::{Metadata, Reason, Verdict};
 

@@ -1,5 +1,6 @@
 //! The request a policy judges, with typed access to its parts.
 
+use crate::Params;
 use crate::bindings::exports::gavel::policy::policy as wit;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -27,8 +28,8 @@ pub struct Request {
     pub agent: Agent,
     /// The action's name, e.g. `send_email`.
     pub action: String,
-    /// The action's parameters; always a JSON object.
-    pub params: Value,
+    /// The action's parameters, a JSON object, parsed on first read.
+    pub params: Params,
     /// Finite and >= 0 when present.
     pub amount: Option<f64>,
     /// The currency of `amount`, as the host gave it.
@@ -65,15 +66,10 @@ pub struct ParamString<'a> {
 }
 
 impl Request {
-    /// Convert the host's request. Fails only if `params` is not a JSON
-    /// object, which the host never sends.
-    pub(crate) fn from_wit(r: wit::Request) -> Result<Self, String> {
-        let params: Value = serde_json::from_str(&r.params)
-            .map_err(|e| format!("params is not valid JSON: {e}"))?;
-        if !params.is_object() {
-            return Err("params is not a JSON object".to_owned());
-        }
-        Ok(Request {
+    /// Convert the host's request. `params` stays JSON text until a policy
+    /// reads it (see [`Params`]).
+    pub(crate) fn from_wit(r: wit::Request) -> Self {
+        Request {
             request_id: r.request_id,
             agent: Agent {
                 id: r.agent.id,
@@ -82,14 +78,14 @@ impl Request {
                 owner: r.agent.owner,
             },
             action: r.action,
-            params,
+            params: Params::from_json(r.params),
             amount: r.amount,
             currency: r.currency,
             timestamp_ms: r.timestamp_ms,
             session_id: r.session_id,
             user_id: r.user_id,
             findings: RefCell::new(Vec::new()),
-        })
+        }
     }
 
     /// Mark the value at `path` (as [`Request::param_strings`] gives it) as
@@ -124,7 +120,7 @@ impl Request {
         let mut out = Vec::new();
         // An explicit stack instead of recursion: the depth of `params` is
         // the caller's, not ours.
-        let mut stack: Vec<(String, &Value)> = vec![("params".to_owned(), &self.params)];
+        let mut stack: Vec<(String, &Value)> = vec![("params".to_owned(), self.params.value())];
         while let Some((path, value)) = stack.pop() {
             match value {
                 Value::String(s) => out.push(ParamString { path, value: s }),
@@ -178,7 +174,7 @@ mod tests {
                 owner: None,
             },
             action: "x".into(),
-            params,
+            params: params.into(),
             amount: None,
             currency: None,
             timestamp_ms: 0,

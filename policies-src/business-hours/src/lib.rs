@@ -398,7 +398,7 @@ mod tests {
                 owner: None,
             },
             action: action.into(),
-            params: json!({}),
+            params: json!({}).into(),
             amount: None,
             currency: None,
             timestamp_ms: ms(at),

@@ -227,7 +227,7 @@ mod tests {
                 owner: None,
             },
             action: action.into(),
-            params,
+            params: params.into(),
             amount: None,
             currency: None,
             timestamp_ms: 0,

@@ -285,7 +285,7 @@ mod tests {
                 owner: None,
             },
             action: action.into(),
-            params: json!({}),
+            params: json!({}).into(),
             amount,
             currency: currency.map(Into::into),
             timestamp_ms: 0,
