@@ -92,9 +92,14 @@ fn the_example_agent_is_denied_escalates_and_proceeds_once_approved() {
     assert_eq!(record["id"], id);
     assert_eq!(record["status"], "approved");
     assert_eq!(record["reviewer"], "support-lead");
-    // The card number the agent tried to send is not in the log.
+    // The card number the agent tried to send is not in the log. (Match
+    // the whole number: four digits alone can occur in a hex digest.)
     let (_, all) = server.get("/v1/decisions?limit=1000");
-    assert!(!all.to_string().contains("4111"), "PII reached the log");
+    let all = all.to_string();
+    assert!(
+        !all.contains("4111 1111 1111 1111") && !all.contains("We charged your card"),
+        "PII reached the log"
+    );
     server.stop();
     let verify = common::gavel(&["log", "verify"], data.path(), None);
     assert!(verify.status.success(), "{}", common::stderr(&verify));

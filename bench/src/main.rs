@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
        gavel-bench report [--quick] [--peers FILE] [--out FILE]
-       gavel-bench profile warm|fresh
+       gavel-bench profile warm|fresh|durable|buffered
        gavel-bench probe-memory warm|fresh|python|concurrent";
 
 /// How many mismatches are printed in full.
@@ -38,7 +38,8 @@ enum Command {
     Peers,
     Report,
     /// Decide the workload's short actions for 10 s (to run under a
-    /// profiler): `warm` or `fresh`.
+    /// profiler): `warm` or `fresh` (the 4-policy chain alone), `durable`
+    /// or `buffered` (`Runtime::decide` with 64 callers and that log).
     Profile(String),
     /// One memory measurement, in this process (see `memory`).
     ProbeMemory(String),
@@ -152,6 +153,22 @@ fn profile(what: &str) -> Result<ExitCode> {
             .into_iter()
             .filter(gavel_bench::latency::is_short)
             .collect();
+        if let Some(mode) = match what {
+            "durable" => Some(gavel::LogMode::Durable),
+            "buffered" => Some(gavel::LogMode::Buffered),
+            _ => None,
+        } {
+            let rate = gavel_bench::throughput::rate(
+                &gavel_bench::shipped_dir(),
+                short,
+                mode,
+                64,
+                Duration::from_secs(10),
+            )
+            .map_err(|e| anyhow!("throughput: {e}"))?;
+            println!("{rate:.0} decisions/s with 64 callers");
+            return Ok(ExitCode::SUCCESS);
+        }
         let peer = GavelPeer::load(&gavel_bench::shipped_dir(), isolation)
             .map_err(|e| anyhow!("load: {e}"))?;
         let until = Instant::now() + Duration::from_secs(10);

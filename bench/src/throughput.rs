@@ -100,6 +100,19 @@ fn run_one(
     })
 }
 
+/// Decide for `budget` with `callers` threads and `mode`; the rate
+/// (decisions per second, counting a buffered log's close). For profiling.
+pub fn rate(
+    dir: &Path,
+    short: Vec<Request>,
+    mode: LogMode,
+    callers: usize,
+    budget: Duration,
+) -> Result<f64, crate::Error> {
+    let row = run_one(dir, &Arc::new(short), mode, callers, budget)?;
+    Ok(row.decisions as f64 / row.took.as_secs_f64().max(1e-9))
+}
+
 /// The markdown section: one row per (mode, callers).
 pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, crate::Error> {
     let requests = Arc::new(short);

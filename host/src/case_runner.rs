@@ -179,11 +179,74 @@ fn check_decision(decision: &Decision, case: &Case) -> CaseOutcome {
             return CaseOutcome::Fail(format!("message lacks {fragment:?}: {joined:?}"));
         }
     }
-    let whole = decision.to_json();
+    let whole = policy_text(decision);
     for secret in &case.message_excludes {
         if whole.contains(secret.as_str()) {
             return CaseOutcome::Fail(format!("the decision contains {secret:?}"));
         }
     }
     CaseOutcome::Pass
+}
+
+/// The decision as JSON, less the identifiers the host makes up (the
+/// request id and the components' digests): `message_excludes` asks
+/// whether a policy let a value through, and a few digits of a secret can
+/// occur in any hex digest.
+fn policy_text(decision: &Decision) -> String {
+    let mut value = match serde_json::to_value(decision) {
+        Ok(value) => value,
+        // Cannot happen for these plain structs; the whole text is then
+        // checked, which can only fail a case, never pass one.
+        Err(_) => return decision.to_json(),
+    };
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("request_id");
+    }
+    if let Some(runs) = value.get_mut("policies").and_then(|p| p.as_array_mut()) {
+        for run in runs.iter_mut().filter_map(|r| r.as_object_mut()) {
+            run.remove("digest");
+        }
+    }
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{PolicyRun, RunVerdict};
+
+    fn decision(digest: &str, message: &str) -> Decision {
+        Decision {
+            request_id: "req-4111".to_owned(),
+            verdict: Verdict::Deny,
+            reasons: Vec::new(),
+            policies: vec![PolicyRun {
+                policy: "p".to_owned(),
+                digest: digest.to_owned(),
+                verdict: RunVerdict::Deny,
+                code: Some("pii-detected".to_owned()),
+                message: Some(message.to_owned()),
+                fuel: 0,
+                micros: 0,
+                shadow: false,
+                findings: Vec::new(),
+            }],
+            generation: 0,
+            seq: None,
+            escalation: None,
+        }
+    }
+
+    #[test]
+    fn excluded_text_is_sought_in_what_policies_said_not_in_host_ids() {
+        // (digest, message, leaks "4111")
+        let cases = [
+            ("sha256:ee4111", "PII in params.payload", false),
+            ("sha256:ee", "card 4111 in params.payload", true),
+        ];
+        for (digest, message, leaks) in cases {
+            let text = policy_text(&decision(digest, message));
+            assert_eq!(text.contains("4111"), leaks, "{digest} {message}: {text}");
+        }
+    }
 }

@@ -62,6 +62,8 @@
 pub mod bindings;
 
 mod action_pattern;
+#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+mod allocator;
 mod config;
 #[doc(hidden)]
 pub mod evaluator;
@@ -74,6 +76,16 @@ pub use config::{ConfigError, parse_config};
 pub use params::Params;
 pub use request::{Agent, Finding, ParamString, Request};
 pub use verdict::{Metadata, Reason, Verdict};
+
+/// Small blocks from size classes (see the `allocator` module); on by
+/// default, off with `default-features = false`.
+#[cfg(all(
+    feature = "allocator",
+    target_arch = "wasm32",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: allocator::SizeClasses = allocator::SizeClasses::new();
 
 /// Re-exported so that policies need no direct `serde_json` dependency.
 pub use serde_json;

@@ -30,13 +30,15 @@
 //! min_risk_tier = 3
 //! ```
 
+mod zone;
+
 use std::collections::BTreeSet;
 
 use gavel_sdk::{ActionPattern, ConfigError, Metadata, Policy, Request, Verdict};
 use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
-use jiff::tz::TimeZone;
 use serde::Deserialize;
+use zone::Zone;
 
 /// The config, from `[policy.config]`.
 #[derive(Debug, Deserialize)]
@@ -93,7 +95,7 @@ pub enum Placement {
 #[derive(Debug)]
 pub struct BusinessHours {
     actions: Vec<ActionPattern>,
-    tz: TimeZone,
+    zone: Zone,
     /// Indexed Monday = 0.
     days: [bool; 7],
     /// Seconds since local midnight: start inclusive, end exclusive.
@@ -180,10 +182,10 @@ pub fn describe_days(days: &[bool; 7]) -> String {
 
 impl BusinessHours {
     /// Where the instant `timestamp_ms` (UTC ms) falls, or `None` when it
-    /// is beyond the calendar's range.
+    /// is beyond the calendar's range (or the zone's data did not parse).
     pub fn place(&self, timestamp_ms: i64) -> Option<Placement> {
         let ts = Timestamp::from_millisecond(timestamp_ms).ok()?;
-        let local = ts.to_zoned(self.tz.clone());
+        let local = ts.to_zoned(self.zone.time_zone()?.clone());
         let date = local.date();
         if self.holidays.contains(&date) {
             return Some(Placement::Holiday(date));
@@ -244,7 +246,7 @@ impl Policy for BusinessHours {
         }
         let actions = ActionPattern::parse_list("actions", &config.actions)?;
 
-        let tz = TimeZone::get(&config.timezone).map_err(|_| {
+        let zone = Zone::lookup(&config.timezone).ok_or_else(|| {
             ConfigError::key(
                 "timezone",
                 format!(
@@ -253,10 +255,6 @@ impl Policy for BusinessHours {
                 ),
             )
         })?;
-        let tz_name = tz
-            .iana_name()
-            .map(str::to_owned)
-            .unwrap_or_else(|| config.timezone.clone());
 
         if config.days.is_empty() {
             return Err(ConfigError::key("days", "must list at least one day"));
@@ -315,11 +313,11 @@ impl Policy for BusinessHours {
             describe_days(&days),
             fmt_hhmm(start),
             fmt_hhmm(end),
-            tz_name
+            zone.name()
         );
         Ok(BusinessHours {
             actions,
-            tz,
+            zone,
             days,
             start_s: start * 60,
             end_s: end * 60,
@@ -335,6 +333,17 @@ impl Policy for BusinessHours {
         }
         let action = request.action.as_str();
         let window = &self.window;
+        if self.zone.time_zone().is_none() {
+            // No bundled zone fails to parse (a test checks them all);
+            // should one, fail closed.
+            return Verdict::deny(
+                "timezone-unavailable",
+                format!(
+                    "action `{action}`: the time zone {} could not be read",
+                    self.zone.name()
+                ),
+            );
+        }
         match self.place(request.timestamp_ms) {
             Some(Placement::Inside) => Verdict::approve(),
             Some(Placement::Holiday(date)) => Verdict::deny(
