@@ -1,6 +1,9 @@
 //! Figure 1: the four-policy chain in Gavel (warm and fresh instances)
 //! beside the native floor, Cedar and Rego, on the same workload, after a
-//! cross-check that every peer gives Gavel's verdicts.
+//! cross-check that every peer gives Gavel's verdicts. A third Gavel row,
+//! `gavel-scoped`, is the same set with each policy's `applies_to` set to
+//! the actions its config lists: the host then runs only the policies an
+//! action concerns, as a deployment that scopes its policies would.
 
 use crate::check::{Mismatch, compare, decide_all};
 use crate::gavel_peer::GavelPeer;
@@ -35,12 +38,13 @@ pub fn run(
     let cache = ArtifactCache::open(data.path(), engine.engine())?;
     let warm = GavelPeer::load_with(dir, Isolation::Warm, &engine, &cache)?;
     let fresh = GavelPeer::load_with(dir, Isolation::Fresh, &engine, &cache)?;
+    let scoped = GavelPeer::scoped_with(dir, &engine, &cache)?;
     let native = Native::load(dir)?;
     let rego = RegoPeer::shipped()?;
     #[cfg(feature = "cedar")]
     let cedar = crate::cedar::CedarPeer::shipped()?;
 
-    let mut peers: Vec<&dyn Peer> = vec![&warm, &fresh, &native];
+    let mut peers: Vec<&dyn Peer> = vec![&warm, &fresh, &scoped, &native];
     #[cfg(feature = "cedar")]
     peers.push(&cedar);
     peers.push(&rego);
@@ -107,7 +111,7 @@ pub fn run(
     let _ = writeln!(md, "\n### Ratios of medians (lower is better for Gavel)\n");
     let _ = writeln!(md, "| ratio | short actions | all actions |");
     let _ = writeln!(md, "|---|---:|---:|");
-    for gavel in ["gavel-warm", "gavel-fresh"] {
+    for gavel in ["gavel-warm", "gavel-fresh", "gavel-scoped"] {
         for other in ["native", "cedar", "rego"] {
             if !peers.iter().any(|p| p.name() == other) {
                 continue;

@@ -1,7 +1,8 @@
 //! Policy directories the figures need, derived from the shipped one: the
 //! same components and configs, with every component path made absolute,
-//! an isolation mode, a subset of the policies, or the four repeated
-//! under new names (to load 4 to 64 policies).
+//! an isolation mode, a subset of the policies, the four repeated under
+//! new names (to load 4 to 64 policies), or each policy scoped with
+//! `applies_to` to the actions its config names.
 
 use std::path::Path;
 use tempfile::TempDir;
@@ -16,6 +17,24 @@ pub struct Derive<'a> {
     /// Repeat the kept policies this many times (names get `-2`, `-3`, ...
     /// suffixes; 0 or 1 keep them once).
     pub copies: usize,
+    /// Set each policy's `applies_to` to the action names its own config
+    /// lists (`actions`, or `forbidden` and `require_approval`), so that
+    /// the host skips a policy that would only approve. Decisions are the
+    /// same; the skipped policies leave no run in them.
+    pub scoped: bool,
+}
+
+/// The action names a shipped policy's config lists.
+fn listed_actions(policy: &toml::Value) -> Vec<toml::Value> {
+    let Some(config) = policy.get("config").and_then(toml::Value::as_table) else {
+        return Vec::new();
+    };
+    ["actions", "forbidden", "require_approval"]
+        .iter()
+        .filter_map(|key| config.get(*key).and_then(toml::Value::as_array))
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// A temporary directory holding `dir/policies.toml` as `derive` says.
@@ -41,6 +60,15 @@ pub fn derive(dir: &Path, derive: &Derive<'_>) -> Result<TempDir, crate::Error> 
             .is_some_and(|only| !only.contains(&name.as_str()))
         {
             continue;
+        }
+        if derive.scoped {
+            let listed = listed_actions(&policy);
+            if listed.is_empty() {
+                return Err(format!("policy `{name}` lists no actions to scope it by").into());
+            }
+            if let Some(table) = policy.as_table_mut() {
+                table.insert("applies_to".to_owned(), toml::Value::Array(listed));
+            }
         }
         if let Some(toml::Value::String(component)) = policy.get_mut("component") {
             let absolute = base.join(&*component);

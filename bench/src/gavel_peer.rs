@@ -77,6 +77,27 @@ impl GavelPeer {
         }
     }
 
+    /// Gavel warm on `dir` with every policy scoped by `applies_to` to the
+    /// actions its config lists (see [`crate::fixture::Derive::scoped`]).
+    pub fn scoped_with(
+        dir: &Path,
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+    ) -> Result<Self, crate::Error> {
+        let copy = crate::fixture::derive(
+            dir,
+            &crate::fixture::Derive {
+                scoped: true,
+                ..crate::fixture::Derive::default()
+            },
+        )?;
+        Ok(GavelPeer {
+            name: "gavel-scoped",
+            set: PolicySet::load(copy.path(), engine, cache)?,
+            _temp: vec![copy],
+        })
+    }
+
     /// The loaded policy set.
     pub fn set(&self) -> &PolicySet {
         &self.set

@@ -101,7 +101,7 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
     let _ = writeln!(md, "\n## 3. Throughput with the decision log\n");
     let _ = writeln!(
         md,
-        "`Runtime::decide` (kill-switch check, policies, redaction, log record, escalation state) on the workload's {} short actions, callers on their own threads for {:.1} s each.\n",
+        "`Runtime::decide` (kill-switch check, policies, redaction, log record, escalation state) on the workload's {} short actions, callers on their own threads for {:.1} s each. The last three columns are the log writer's own: records per commit (mean), the time of one commit, and the writer's time in commits per record (fsync included when durable).\n",
         short.len(),
         budget.throughput.as_secs_f64()
     );

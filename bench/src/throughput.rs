@@ -7,12 +7,18 @@
 //! `target/bench-log`, on the real disk (a RAM-backed `/tmp` would make
 //! fsync free). In buffered mode the time `close` then takes to commit
 //! what is still queued is reported, and counted in the rate.
+//!
+//! The log's own commits are observed too (`DecisionLog::observe_commits`):
+//! how many records each commit carried, and how long the writer spent in
+//! commits per record. Durable throughput is bounded by the first (every
+//! caller waits, so a commit carries at most one record per caller), and
+//! buffered throughput by the second (one writer thread).
 
 use crate::stats::{Samples, show_opt, show_rate};
 use gavel::{LogMode, LogOptions, Request, Runtime};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Caller counts, as the issue asks.
@@ -39,6 +45,19 @@ struct Row {
     took: Duration,
     close: Option<Duration>,
     latency: Samples,
+    /// One sample per commit of the log, and the records it carried.
+    commits: Samples,
+    committed: usize,
+    /// Total time the writer spent in commits.
+    in_commits: Duration,
+}
+
+/// What the log's writer reports about its commits.
+#[derive(Default)]
+struct Commits {
+    times: Samples,
+    records: usize,
+    total: Duration,
 }
 
 fn run_one(
@@ -54,6 +73,16 @@ fn run_one(
         ..LogOptions::default()
     };
     let runtime = Arc::new(Runtime::start(dir, data.path(), options)?);
+    let commits = Arc::new(Mutex::new(Commits::default()));
+    let observed = commits.clone();
+    runtime
+        .log()
+        .observe_commits(Box::new(move |took, records| {
+            let mut c = observed.lock().unwrap_or_else(PoisonError::into_inner);
+            c.times.push(took);
+            c.records += records;
+            c.total += took;
+        }));
     let barrier = Arc::new(Barrier::new(callers + 1));
     let threads: Vec<_> = (0..callers)
         .map(|i| {
@@ -92,11 +121,15 @@ fn run_one(
     if let Some(close) = close {
         took += close;
     }
+    let commits = std::mem::take(&mut *commits.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(Row {
         decisions: latency.len(),
         took,
         close,
         latency,
+        commits: commits.times,
+        committed: commits.records,
+        in_commits: commits.total,
     })
 }
 
@@ -119,15 +152,19 @@ pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, 
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| log | callers | decisions | decisions/s | p50 per call | p99 per call | close (buffered) |"
+        "| log | callers | decisions | decisions/s | p50 per call | p99 per call | close (buffered) | records per commit | commit p50 | writer time per record |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for mode in [LogMode::Durable, LogMode::Buffered] {
         for callers in CALLERS {
             let mut row = run_one(dir, &requests, mode, callers, budget)?;
+            let per_commit = row.committed as f64 / (row.commits.len().max(1)) as f64;
+            let per_record = row
+                .in_commits
+                .checked_div(u32::try_from(row.committed.max(1)).unwrap_or(u32::MAX));
             let _ = writeln!(
                 md,
-                "| {} | {callers} | {} | {} | {} | {} | {} |",
+                "| {} | {callers} | {} | {} | {} | {} | {} | {per_commit:.1} | {} | {} |",
                 match mode {
                     LogMode::Durable => "durable",
                     LogMode::Buffered => "buffered",
@@ -137,6 +174,8 @@ pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, 
                 show_opt(row.latency.p50()),
                 show_opt(row.latency.p99()),
                 show_opt(row.close),
+                show_opt(row.commits.p50()),
+                show_opt(per_record),
             );
         }
     }

@@ -70,6 +70,34 @@ fn native_and_fresh_agree_with_warm_on_the_shipped_policies() {
 }
 
 #[test]
+fn scoping_each_policy_to_its_listed_actions_changes_no_decision() {
+    let requests = workload::workload(3_000);
+    let engine = PolicyEngine::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let cache = ArtifactCache::open(data.path(), engine.engine()).unwrap();
+    let dir = shipped_dir();
+    let warm = GavelPeer::load_with(&dir, Isolation::Warm, &engine, &cache).unwrap();
+    let scoped = GavelPeer::scoped_with(&dir, &engine, &cache).unwrap();
+    assert_eq!(scoped.name(), "gavel-scoped");
+    // Every policy is scoped to named actions, none to `*`.
+    for policy in scoped.set().policies() {
+        assert!(
+            !policy.applies_to("an_action_no_policy_lists"),
+            "{}",
+            policy.entry.name
+        );
+    }
+    assert!(
+        scoped
+            .set()
+            .policies()
+            .iter()
+            .any(|p| p.applies_to("issue_refund"))
+    );
+    assert_agree(&warm, &[&scoped], &requests);
+}
+
+#[test]
 fn the_deciding_reason_is_the_deny_after_an_escalation() {
     // customer-support, 250 USD: transaction-limit escalates (above 100),
     // then business-hours denies (a Saturday).
