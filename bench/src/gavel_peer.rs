@@ -60,20 +60,16 @@ impl GavelPeer {
                 set: PolicySet::load(dir, engine, cache)?,
                 _temp: Vec::new(),
             }),
-            Isolation::Fresh => {
-                let copy = crate::fixture::derive(
-                    dir,
-                    &crate::fixture::Derive {
-                        isolation: Some("fresh"),
-                        ..crate::fixture::Derive::default()
-                    },
-                )?;
-                Ok(GavelPeer {
-                    name: "gavel-fresh",
-                    set: PolicySet::load(copy.path(), engine, cache)?,
-                    _temp: vec![copy],
-                })
-            }
+            Isolation::Fresh => Self::derived(
+                "gavel-fresh",
+                dir,
+                &crate::fixture::Derive {
+                    isolation: Some("fresh"),
+                    ..crate::fixture::Derive::default()
+                },
+                engine,
+                cache,
+            ),
         }
     }
 
@@ -84,15 +80,24 @@ impl GavelPeer {
         engine: &PolicyEngine,
         cache: &ArtifactCache,
     ) -> Result<Self, crate::Error> {
-        let copy = crate::fixture::derive(
-            dir,
-            &crate::fixture::Derive {
-                scoped: true,
-                ..crate::fixture::Derive::default()
-            },
-        )?;
+        let scoped = crate::fixture::Derive {
+            scoped: true,
+            ..crate::fixture::Derive::default()
+        };
+        Self::derived("gavel-scoped", dir, &scoped, engine, cache)
+    }
+
+    /// Gavel on a copy of `dir`'s manifest rewritten as `derive` says.
+    fn derived(
+        name: &'static str,
+        dir: &Path,
+        derive: &crate::fixture::Derive<'_>,
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+    ) -> Result<Self, crate::Error> {
+        let copy = crate::fixture::derive(dir, derive)?;
         Ok(GavelPeer {
-            name: "gavel-scoped",
+            name,
             set: PolicySet::load(copy.path(), engine, cache)?,
             _temp: vec![copy],
         })

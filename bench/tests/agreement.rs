@@ -39,14 +39,21 @@ fn assert_agree(reference: &dyn Peer, others: &[&dyn Peer], requests: &[gavel::R
     );
 }
 
-#[test]
-fn native_and_fresh_agree_with_warm_on_the_shipped_policies() {
-    let requests = workload::workload(3_000);
+/// An engine and an artifact cache (in the returned directory) for
+/// several peers to share, and Gavel warm on the shipped policies.
+fn shared_engine() -> (PolicyEngine, tempfile::TempDir, ArtifactCache, GavelPeer) {
     let engine = PolicyEngine::new().unwrap();
     let data = tempfile::tempdir().unwrap();
     let cache = ArtifactCache::open(data.path(), engine.engine()).unwrap();
+    let warm = GavelPeer::load_with(&shipped_dir(), Isolation::Warm, &engine, &cache).unwrap();
+    (engine, data, cache, warm)
+}
+
+#[test]
+fn native_and_fresh_agree_with_warm_on_the_shipped_policies() {
+    let requests = workload::workload(3_000);
+    let (engine, _data, cache, warm) = shared_engine();
     let dir = shipped_dir();
-    let warm = GavelPeer::load_with(&dir, Isolation::Warm, &engine, &cache).unwrap();
     let fresh = GavelPeer::load_with(&dir, Isolation::Fresh, &engine, &cache).unwrap();
     let native = Native::shipped().unwrap();
     assert_eq!(warm.name(), "gavel-warm");
@@ -72,12 +79,8 @@ fn native_and_fresh_agree_with_warm_on_the_shipped_policies() {
 #[test]
 fn scoping_each_policy_to_its_listed_actions_changes_no_decision() {
     let requests = workload::workload(3_000);
-    let engine = PolicyEngine::new().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let cache = ArtifactCache::open(data.path(), engine.engine()).unwrap();
-    let dir = shipped_dir();
-    let warm = GavelPeer::load_with(&dir, Isolation::Warm, &engine, &cache).unwrap();
-    let scoped = GavelPeer::scoped_with(&dir, &engine, &cache).unwrap();
+    let (engine, _data, cache, warm) = shared_engine();
+    let scoped = GavelPeer::scoped_with(&shipped_dir(), &engine, &cache).unwrap();
     assert_eq!(scoped.name(), "gavel-scoped");
     // Every policy is scoped to named actions, none to `*`.
     for policy in scoped.set().policies() {
