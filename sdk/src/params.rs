@@ -94,6 +94,13 @@ impl From<Value> for Params {
     }
 }
 
+impl serde::Serialize for Params {
+    /// As the JSON object it reads as.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
 impl PartialEq for Params {
     fn eq(&self, other: &Self) -> bool {
         self.value() == other.value() && self.problem() == other.problem()
@@ -146,6 +153,15 @@ mod tests {
         assert_eq!(p.problem(), Some("params is not a JSON object"));
         assert_eq!(*p, json!({}));
         assert_eq!(Params::from(json!({"a": 1})).problem(), None);
+    }
+
+    #[test]
+    fn serializes_as_the_object_it_reads_as() {
+        let p = Params::from_json(r#"{ "b": [1, "x"], "a": null }"#.to_owned());
+        assert_eq!(
+            serde_json::to_string(&p).unwrap_or_default(),
+            r#"{"a":null,"b":[1,"x"]}"#
+        );
     }
 
     #[test]
