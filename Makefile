@@ -5,6 +5,7 @@
 #   make lint      cargo fmt --check and clippy -D warnings
 #   make bench     every benchmark figure, into BENCHMARKS.md
 #   make bench-quick  the harness compiles, peers agree, figures run (CI)
+#   make bench-quick-cedar  the same agreement check for the Cedar peer (own build)
 
 CARGO    ?= cargo
 GAVEL    := target/release/gavel
@@ -15,12 +16,19 @@ WASM_OUT := policies-src/target/wasm32-wasip2/release
 # rebuild from unchanged sources gives the same bytes (and digests).
 POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
 
-.PHONY: all build run test lint policies wasm-target bench bench-build bench-quick bench-micro ci clean-data
+.PHONY: all build run test lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
 
 all: build
 
+# One cargo invocation shape for everything that builds the workspace: the
+# whole workspace with its dev-dependencies (examples need them), so that
+# `make run`, `make test` and `make bench` resolve one feature set and share
+# one compile of wasmtime. (`cargo build -p gavel`, `cargo run --example` or
+# `-p gavel-bench` alone would each resolve a different set and rebuild it.)
+BUILD := $(CARGO) build --release --locked --workspace --bins --examples
+
 build:
-	$(CARGO) build --release --locked -p gavel
+	$(BUILD)
 
 run: build
 	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
@@ -35,7 +43,7 @@ test: build
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
 	python3 -m unittest discover -s clients/python/tests
-	$(CARGO) run --release --locked -p gavel --example embed
+	target/release/examples/embed
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -62,36 +70,43 @@ policies: wasm-target
 # their digest); CI sets PY_FORCE=1 to rebuild it from source regardless.
 PY_FORCE ?= 0
 
-# The benchmark harness (bench/), built twice: with Cedar for the peer
-# comparison (cedar-policy changes serde_json's features for its whole
-# build), and as shipped for everything else.
+# The benchmark harness (bench/) as shipped is part of `make build`. The
+# Cedar peer is built apart, in its own target directory: cedar-policy turns
+# on serde_json's `preserve_order` for its whole build, which would change
+# the features of everything above serde_json and rebuild it in target/.
 BENCH       := target/release/gavel-bench
-BENCH_CEDAR := target/release/gavel-bench-cedar
+CEDAR_DIR   := target/cedar
+BENCH_CEDAR := $(CEDAR_DIR)/release/gavel-bench
 
-bench-build:
-	$(CARGO) build --release --locked -p gavel-bench --features cedar
-	cp $(BENCH) $(BENCH_CEDAR)
-	$(CARGO) build --release --locked -p gavel-bench
+bench-build: build
+
+bench-cedar-build:
+	$(CARGO) build --release --locked -p gavel-bench --features cedar --target-dir $(CEDAR_DIR)
 
 # Every figure, from one run, into BENCHMARKS.md (a few minutes).
-bench: bench-build
+bench: bench-build bench-cedar-build
 	$(BENCH_CEDAR) peers --out target/bench-peers.md
 	$(BENCH) report --peers target/bench-peers.md --out BENCHMARKS.md
 	@echo "wrote BENCHMARKS.md"
 
-# CI: the harness still builds, every peer still gives Gavel's verdicts on
-# the workload, and every figure's code still runs (tiny budgets, no
-# timing asserted; the report goes to target/, not BENCHMARKS.md).
+# CI: the harness still builds, every peer in the shipped build (native,
+# Rego) still gives Gavel's verdicts on the workload, and every figure's
+# code still runs (tiny budgets, no timing asserted; the report goes to
+# target/, not BENCHMARKS.md). It reuses `make build`'s compile. The Cedar
+# peer needs its own build of everything (see above), so it is checked by
+# `make bench` (which refuses to time peers that disagree) and by
+# `make bench-quick-cedar`.
 bench-quick: bench-build
-	$(BENCH_CEDAR) peers --n 2000 --rounds 0 --out target/bench-peers.quick.md
+	$(BENCH) peers --n 2000 --rounds 0 --out target/bench-peers.quick.md
 	$(BENCH) report --quick --peers target/bench-peers.quick.md --out target/BENCHMARKS.quick.md
 	@echo "bench-quick: peers agree, report ran (target/BENCHMARKS.quick.md)"
 
+bench-quick-cedar: bench-cedar-build
+	$(BENCH_CEDAR) peers --n 2000 --rounds 0 --out target/bench-peers.cedar-quick.md
+
 # The micro-benchmarks behind the figures (criterion and plain timers).
 bench-micro:
-	$(CARGO) bench --locked -p gavel --bench evaluate
-	$(CARGO) bench --locked -p gavel --bench log
-	$(CARGO) bench --locked -p gavel --bench reload
+	$(CARGO) bench --locked --workspace --bench evaluate --bench log --bench reload
 
 ci: policies lint test
 

@@ -24,12 +24,14 @@
 pub mod action_pattern;
 pub mod artifact_cache;
 pub mod bindings;
+pub mod bounded_read;
 pub mod case_file;
 pub mod case_runner;
 pub mod decision;
 pub mod engine;
 pub mod escalation;
 pub mod generation;
+pub mod identifier;
 pub mod kill_switch;
 pub mod load_error;
 pub mod log;
