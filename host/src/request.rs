@@ -4,7 +4,14 @@
 //! "timestamp"?, "session_id"?, "user_id"?}`. A `null` optional field counts
 //! as absent. Anything else that is wrong is a [`RequestError`] naming the
 //! field; a bad request is never evaluated.
+//!
+//! `action` and `agent_id` follow the name contract of
+//! [`crate::identifier`] (1–128 characters of ASCII letters, digits, `_`,
+//! `-`, `.`, `:` and `/`): a name with a space, a control character, an
+//! invisible format character or a look-alike letter is refused, never
+//! judged, so it cannot slip past a list that names the real action.
 
+use crate::identifier::validate_identifier;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
@@ -33,7 +40,10 @@ fn field_error(field: &str, problem: impl Into<String>) -> RequestError {
     }
 }
 
-/// Longest accepted id, action name or currency, in bytes.
+/// Longest accepted request id, currency, session or user id, in bytes
+/// (`action` and `agent_id` are held to [`MAX_IDENTIFIER_CHARS`]).
+///
+/// [`MAX_IDENTIFIER_CHARS`]: crate::identifier::MAX_IDENTIFIER_CHARS
 pub const MAX_NAME_BYTES: usize = 256;
 
 /// A validated request.
@@ -41,9 +51,10 @@ pub const MAX_NAME_BYTES: usize = 256;
 pub struct Request {
     /// The caller's id, or one Gavel made up.
     pub request_id: String,
-    /// Non-empty.
+    /// Follows the name contract ([`crate::identifier`]); kept exactly as
+    /// sent (matched against lists ASCII-case-insensitively).
     pub agent_id: String,
-    /// Non-empty.
+    /// Follows the name contract ([`crate::identifier`]).
     pub action: String,
     /// Always an object (empty when the caller sent none).
     pub params: Map<String, Value>,
@@ -97,8 +108,8 @@ impl Request {
                 format!("unknown field; expected one of {}", FIELDS.join(", ")),
             ));
         }
-        let agent_id = required_name(&mut obj, "agent_id")?;
-        let action = required_name(&mut obj, "action")?;
+        let agent_id = required_identifier(&mut obj, "agent_id")?;
+        let action = required_identifier(&mut obj, "action")?;
         let request_id = optional_name(&mut obj, "request_id")?.unwrap_or_else(new_request_id);
         let params = match take(&mut obj, "params") {
             None => Map::new(),
@@ -154,6 +165,14 @@ impl Request {
         })
     }
 
+    /// Check `agent_id` and `action` against the name contract again: a
+    /// `Request` built in code, or rebuilt from an old log record, did not
+    /// go through [`Request::from_value`].
+    pub fn check_names(&self) -> Result<(), RequestError> {
+        check_identifier("agent_id", &self.agent_id)?;
+        check_identifier("action", &self.action)
+    }
+
     /// `params` as JSON text, as policies receive it.
     pub fn params_json(&self) -> String {
         // Serializing a map of JSON values cannot fail. Were it ever to,
@@ -187,8 +206,23 @@ fn optional_name(
     }
 }
 
-fn required_name(obj: &mut Map<String, Value>, field: &str) -> Result<String, RequestError> {
-    optional_name(obj, field)?.ok_or_else(|| field_error(field, "is required"))
+fn required_identifier(obj: &mut Map<String, Value>, field: &str) -> Result<String, RequestError> {
+    let name = match take(obj, field) {
+        None => return Err(field_error(field, "is required")),
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(field_error(
+                field,
+                format!("must be a string, not {}", kind(&other)),
+            ));
+        }
+    };
+    check_identifier(field, &name)?;
+    Ok(name)
+}
+
+fn check_identifier(field: &str, name: &str) -> Result<(), RequestError> {
+    validate_identifier(name).map_err(|e| field_error(field, e.to_string()))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -315,6 +349,77 @@ mod tests {
         }
     }
 
+    /// Names a list would not match by their bytes: each is refused,
+    /// naming the field and describing the character, or (ASCII case
+    /// only) accepted and kept exactly as sent.
+    #[test]
+    fn action_and_agent_id_follow_the_name_contract() {
+        let long = "a".repeat(129);
+        // (name, None when accepted / Some(part of the error))
+        let cases: &[(&str, Option<&str>)] = &[
+            ("delete_account", None),
+            ("Delete_Account", None),
+            ("mcp:shop/issue_refund.v2-b", None),
+            ("delete_account ", Some("U+0020 (space) at character 14")),
+            (
+                "delete\u{200b}account",
+                Some("U+200B (zero-width space) at character 6"),
+            ),
+            ("delete\u{2060}account", Some("U+2060 (word joiner)")),
+            (
+                "\u{feff}delete_account",
+                Some("U+FEFF (byte order mark) at character 0"),
+            ),
+            ("delete\u{a0}account", Some("U+00A0 (no-break space)")),
+            ("ｄelete_account", Some("`ｄ` (U+FF44)")),
+            ("dеlete_account", Some("`е` (U+0435)")),
+            ("delete\taccount", Some("U+0009 (tab)")),
+            ("delete_account\n", Some("U+000A (line feed)")),
+            (&long, Some("is 129 characters long")),
+            ("", Some("must not be empty")),
+        ];
+        for field in ["action", "agent_id"] {
+            for (name, expected) in cases {
+                let mut v = serde_json::json!({"agent_id": "a", "action": "x"});
+                v[field] = serde_json::json!(name);
+                match (Request::from_json(&v.to_string()), expected) {
+                    (Ok(r), None) => {
+                        let kept = if field == "action" {
+                            r.action
+                        } else {
+                            r.agent_id
+                        };
+                        assert_eq!(&kept, name);
+                    }
+                    (Err(e @ RequestError::Field { .. }), Some(part)) => {
+                        let text = e.to_string();
+                        assert!(
+                            text.starts_with(&format!("invalid request: field `{field}`: ")),
+                            "{text}"
+                        );
+                        assert!(text.contains(part), "{name:?}: {text}");
+                    }
+                    (got, _) => panic!("{field} {name:?}: expected {expected:?}, got {got:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn check_names_refuses_a_request_built_in_code() {
+        let mut r = Request::from_json(r#"{"agent_id":"a","action":"x"}"#).unwrap();
+        assert_eq!(r.check_names(), Ok(()));
+        r.action = "delete\u{200b}account".to_owned();
+        assert!(
+            matches!(r.check_names(), Err(RequestError::Field { field, .. }) if field == "action")
+        );
+        r.action = "x".to_owned();
+        r.agent_id = "financial-advisor ".to_owned();
+        assert!(
+            matches!(r.check_names(), Err(RequestError::Field { field, .. }) if field == "agent_id")
+        );
+    }
+
     #[test]
     fn refuses_non_objects() {
         for text in ["", "[]", "null", "\"x\"", "{", "{} {}"] {
@@ -339,7 +444,7 @@ mod tests {
         #[test]
         fn never_panics_and_keeps_invariants(text in ".{0,200}") {
             if let Ok(r) = Request::from_json(&text) {
-                prop_assert!(!r.agent_id.is_empty() && !r.action.is_empty());
+                prop_assert!(r.check_names().is_ok());
                 prop_assert!(r.amount.is_none_or(|a| a.is_finite() && a >= 0.0));
             }
         }
