@@ -6,7 +6,16 @@
 //! switch is engaged, one map lookup. Each change is a `kill-switch`
 //! record, written in the same transaction as the `kill_switch` table that
 //! makes it survive a restart.
+//!
+//! Agent ids follow the name contract ([`crate::identifier`]) and are
+//! matched ASCII-case-insensitively: engaging, checking or releasing
+//! `Financial-Advisor` is engaging, checking or releasing
+//! `financial-advisor`. Engagements are stored under the id's
+//! [`identifier_key`]. An id outside the contract is refused, except that
+//! a row stored before the contract existed can still be released by its
+//! exact text.
 
+use crate::identifier::{IdentifierError, identifier_key, validate_identifier};
 use crate::log::{KILL_SWITCH, LogError, StateTable, StateWrite, format_time};
 use arc_swap::ArcSwap;
 use redb::{ReadableDatabase, ReadableTable};
@@ -44,8 +53,12 @@ impl Engagement {
 pub struct KillSwitchState {
     /// The fleet-wide switch.
     pub global: Option<Engagement>,
-    /// Per-agent switches.
+    /// Per-agent switches, keyed by [`identifier_key`] of the agent id.
     pub agents: BTreeMap<String, Engagement>,
+    /// Rows stored under another key than their [`identifier_key`] (before
+    /// agent ids were matched case-insensitively): key → the stored key,
+    /// so that releasing deletes the row that is really there.
+    stored_keys: BTreeMap<String, String>,
 }
 
 impl KillSwitchState {
@@ -58,7 +71,24 @@ impl KillSwitchState {
     pub fn stopping(&self, agent: &str) -> Option<(&Engagement, bool)> {
         match &self.global {
             Some(e) => Some((e, true)),
-            None => self.agents.get(agent).map(|e| (e, false)),
+            None if self.agents.is_empty() => None,
+            None => self.agents.get(&identifier_key(agent)).map(|e| (e, false)),
+        }
+    }
+
+    /// Whether `agent` may be given to [`KillSwitch::set`]: an id that
+    /// follows the name contract, or (to release it) an id stored before
+    /// the contract existed.
+    pub fn check_agent(&self, agent: &str, engaging: bool) -> Result<(), IdentifierError> {
+        match validate_identifier(agent) {
+            Err(_)
+                if !engaging
+                    && (self.agents.contains_key(agent)
+                        || self.stored_keys.values().any(|k| k == agent)) =>
+            {
+                Ok(())
+            }
+            other => other,
         }
     }
 
@@ -99,7 +129,13 @@ impl KillSwitch {
             match key.value() {
                 "" => state.global = Some(engagement),
                 agent => {
-                    state.agents.insert(agent.to_owned(), engagement);
+                    let k = identifier_key(agent);
+                    if k != agent {
+                        state.stored_keys.insert(k.clone(), agent.to_owned());
+                    }
+                    // Two old rows for one id modulo case: either stops
+                    // the agent.
+                    state.agents.insert(k, engagement);
                 }
             }
         }
@@ -129,7 +165,8 @@ impl KillSwitch {
     /// in one transaction. Engaging takes effect before the write, so an
     /// emergency stop never waits on the disk (and stays in effect in
     /// memory if the write fails); releasing takes effect only once
-    /// recorded.
+    /// recorded. An agent id [`KillSwitchState::check_agent`] refuses is
+    /// refused here too, before anything changes.
     pub fn set(
         &self,
         engaged: Option<Engagement>,
@@ -141,9 +178,24 @@ impl KillSwitch {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut next = KillSwitchState::clone(&self.state.load());
+        let key = match agent {
+            None => String::new(),
+            Some(a) => {
+                next.check_agent(a, engaged.is_some()).map_err(|e| {
+                    LogError::Encode(format!(
+                        "kill switch: agent id `{}` {e}",
+                        a.escape_default()
+                    ))
+                })?;
+                identifier_key(a)
+            }
+        };
+        // The row really stored for this agent (an old row may be stored
+        // under another case); a new row goes under the key.
+        let stored_key = next.stored_keys.remove(&key).unwrap_or_else(|| key.clone());
         let write = StateWrite {
             table: StateTable::KillSwitch,
-            key: agent.unwrap_or("").to_owned(),
+            key: stored_key.clone(),
             value: match &engaged {
                 Some(e) => {
                     Some(serde_json::to_vec(e).map_err(|e| LogError::Encode(e.to_string()))?)
@@ -153,11 +205,14 @@ impl KillSwitch {
         };
         match (agent, engaged) {
             (None, e) => next.global = e,
-            (Some(a), Some(e)) => {
-                next.agents.insert(a.to_owned(), e);
+            (Some(_), Some(e)) => {
+                if stored_key != key {
+                    next.stored_keys.insert(key.clone(), stored_key);
+                }
+                next.agents.insert(key, e);
             }
-            (Some(a), None) => {
-                next.agents.remove(a);
+            (Some(_), None) => {
+                next.agents.remove(&key);
             }
         }
         let next = Arc::new(next);
@@ -214,6 +269,117 @@ mod tests {
         assert_eq!(*reloaded.state(), *switch.state());
         switch.set(None, None, record).unwrap();
         switch.set(None, Some("a"), record).unwrap();
+        assert!(!switch.state().any());
+        assert!(!KillSwitch::load(log.database()).unwrap().state().any());
+    }
+
+    fn event(write: &StateWrite) -> LogEvent {
+        LogEvent::KillSwitch {
+            engaged: write.value.is_some(),
+            actor: "t".to_owned(),
+            reason: "r".to_owned(),
+            agent: Some(write.key.clone()),
+        }
+    }
+
+    #[test]
+    fn agent_ids_match_modulo_ascii_case_and_are_stored_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        let record = |write: StateWrite| {
+            assert_eq!(write.key, "financial-advisor");
+            log.append_committed(&event(&write), 1, vec![write])
+                .map(drop)
+        };
+        let switch = KillSwitch::load(log.database()).unwrap();
+        switch
+            .set(Some(engagement("ops")), Some("Financial-Advisor"), record)
+            .unwrap();
+        // (agent id, stopped)
+        let cases = [
+            ("financial-advisor", true),
+            ("Financial-Advisor", true),
+            ("FINANCIAL-ADVISOR", true),
+            ("financial-advisor2", false),
+            ("customer-support", false),
+        ];
+        for (agent, stopped) in cases {
+            assert_eq!(switch.check(agent).is_some(), stopped, "{agent}");
+        }
+        assert_eq!(
+            KillSwitch::load(log.database())
+                .unwrap()
+                .state()
+                .agents
+                .keys()
+                .collect::<Vec<_>>(),
+            ["financial-advisor"]
+        );
+        switch.set(None, Some("FINANCIAL-advisor"), record).unwrap();
+        assert!(switch.check("financial-advisor").is_none());
+        assert!(!KillSwitch::load(log.database()).unwrap().state().any());
+    }
+
+    #[test]
+    fn an_agent_id_outside_the_contract_is_refused_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        let switch = KillSwitch::load(log.database()).unwrap();
+        for agent in [
+            "financial-advisor\u{200b}",
+            "financial-advisor ",
+            "",
+            "ﬁnancial-advisor",
+            "financial\nadvisor",
+        ] {
+            for engaged in [Some(engagement("ops")), None] {
+                let refused = switch
+                    .set(engaged, Some(agent), |_| panic!("nothing is recorded"))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    refused.contains("kill switch: agent id"),
+                    "{agent:?}: {refused}"
+                );
+                assert!(!refused.contains('\u{200b}'), "{refused}");
+            }
+            assert!(!switch.state().any(), "{agent:?}");
+        }
+    }
+
+    #[test]
+    fn rows_stored_under_another_case_or_outside_the_contract_stop_and_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        // Rows as an older version stored them: the id exactly as given.
+        for key in ["Financial-Advisor", "old agent"] {
+            let write = StateWrite {
+                table: StateTable::KillSwitch,
+                key: key.to_owned(),
+                value: Some(serde_json::to_vec(&engagement("ops")).unwrap()),
+            };
+            log.append_committed(&event(&write), 1, vec![write])
+                .unwrap();
+        }
+        let record = |write: StateWrite| {
+            log.append_committed(&event(&write), 1, vec![write])
+                .map(drop)
+        };
+        let switch = KillSwitch::load(log.database()).unwrap();
+        assert!(switch.check("financial-advisor").is_some());
+        assert!(switch.check("FINANCIAL-ADVISOR").is_some());
+        // Releasing deletes the row really stored, so it stays released.
+        switch.set(None, Some("financial-advisor"), record).unwrap();
+        assert!(switch.check("Financial-Advisor").is_none());
+        let reloaded = KillSwitch::load(log.database()).unwrap();
+        assert!(reloaded.check("financial-advisor").is_none());
+        // An old id outside the contract can be released by its text, not engaged.
+        assert!(
+            switch
+                .set(Some(engagement("ops")), Some("old agent"), record)
+                .is_err()
+        );
+        switch.set(None, Some("old agent"), record).unwrap();
         assert!(!switch.state().any());
         assert!(!KillSwitch::load(log.database()).unwrap().state().any());
     }

@@ -1,7 +1,13 @@
 //! A loaded policy directory, and the evaluation semantics.
 //!
+//! 0. A request whose `action` or `agent_id` breaks the name contract
+//!    ([`crate::identifier`]) is denied, code `invalid-request`, without
+//!    running a policy. ([`Request::from_json`] already refuses such
+//!    requests; this covers requests built in code and old log records
+//!    replayed.)
 //! 1. If `require_registered_agents` is set and the agent is not in the
-//!    registry: deny, code `unregistered-agent`.
+//!    registry (looked up ASCII-case-insensitively): deny, code
+//!    `unregistered-agent`.
 //! 2. Applicable policies (their `applies_to` matches the action) run in
 //!    descending priority, ties by name.
 //! 3. The first deny from an enforce-mode policy is final: lower-priority
@@ -17,6 +23,7 @@ use crate::artifact_cache::ArtifactCache;
 use crate::bindings::current as wit;
 use crate::decision::{Decision, Finding, PolicyRun, Reason, RunVerdict, Verdict};
 use crate::engine::PolicyEngine;
+use crate::identifier::identifier_key;
 use crate::load_error::LoadError;
 use crate::manifest::{AgentEntry, Manifest, Mode, OnError};
 use crate::policy::Policy;
@@ -26,6 +33,9 @@ use std::path::{Path, PathBuf};
 
 /// The policy name used for the runtime's own reasons.
 pub const RUNTIME_POLICY: &str = "gavel";
+
+/// The code of a deny for a request whose names break the contract.
+pub const INVALID_REQUEST_CODE: &str = "invalid-request";
 
 /// A policy directory, loaded and ready.
 #[derive(Debug)]
@@ -132,24 +142,24 @@ impl PolicySet {
         Ok(())
     }
 
+    /// The registry's entry for `agent_id`, matched ASCII-case-insensitively
+    /// (the registry is keyed by [`identifier_key`]).
+    pub fn agent(&self, agent_id: &str) -> Option<&AgentEntry> {
+        self.agents.get(&identifier_key(agent_id))
+    }
+
     /// Decide one request.
     pub fn evaluate(&self, request: &Request) -> Decision {
-        let registered = self.agents.get(&request.agent_id);
+        if let Err(e) = request.check_names() {
+            return refused(request, INVALID_REQUEST_CODE, e.to_string());
+        }
+        let registered = self.agent(&request.agent_id);
         if self.require_registered_agents && registered.is_none() {
-            return Decision {
-                request_id: request.request_id.clone(),
-                verdict: Verdict::Deny,
-                reasons: vec![Reason {
-                    policy: RUNTIME_POLICY.to_owned(),
-                    verdict: Verdict::Deny,
-                    code: "unregistered-agent".to_owned(),
-                    message: format!("agent `{}` is not in the registry", request.agent_id),
-                }],
-                policies: Vec::new(),
-                generation: 0,
-                seq: None,
-                escalation: None,
-            };
+            return refused(
+                request,
+                "unregistered-agent",
+                format!("agent `{}` is not in the registry", request.agent_id),
+            );
         }
         let wit_request = to_wit(request, registered);
         let mut reasons = Vec::new();
@@ -245,6 +255,24 @@ impl PolicySet {
     }
 }
 
+/// A deny by the runtime itself, before any policy runs.
+fn refused(request: &Request, code: &str, message: String) -> Decision {
+    Decision {
+        request_id: request.request_id.clone(),
+        verdict: Verdict::Deny,
+        reasons: vec![Reason {
+            policy: RUNTIME_POLICY.to_owned(),
+            verdict: Verdict::Deny,
+            code: code.to_owned(),
+            message,
+        }],
+        policies: Vec::new(),
+        generation: 0,
+        seq: None,
+        escalation: None,
+    }
+}
+
 /// The request as policies receive it, with the registry's facts.
 fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
     wit::Request {
@@ -262,5 +290,94 @@ fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
         timestamp_ms: request.timestamp_ms,
         session_id: request.session_id.clone(),
         user_id: request.user_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set with no policy (`approve_all`), the registry holding
+    /// `financial-advisor`, and registration required.
+    fn registry_only() -> (tempfile::TempDir, PolicySet) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "approve_all = true\nrequire_registered_agents = true\n\n[agents.financial-advisor]\nrisk_tier = 4\n";
+        let manifest = Manifest::parse(text, &dir.path().join("policies.toml")).unwrap();
+        let engine = PolicyEngine::new().unwrap();
+        let cache = ArtifactCache::open(dir.path(), engine.engine()).unwrap();
+        let set = PolicySet::from_manifest(manifest, &engine, &cache).unwrap();
+        (dir, set)
+    }
+
+    fn request(agent_id: &str, action: &str) -> Request {
+        let mut r = Request::from_json(r#"{"agent_id":"a","action":"x"}"#).unwrap();
+        r.agent_id = agent_id.to_owned();
+        r.action = action.to_owned();
+        r
+    }
+
+    #[test]
+    fn registry_lookup_folds_ascii_case_and_nothing_else() {
+        let (_dir, set) = registry_only();
+        // (agent id, verdict, code)
+        let cases = [
+            ("financial-advisor", Verdict::Approve, None),
+            ("Financial-Advisor", Verdict::Approve, None),
+            ("FINANCIAL-ADVISOR", Verdict::Approve, None),
+            (
+                "financial-advisor2",
+                Verdict::Deny,
+                Some("unregistered-agent"),
+            ),
+            (
+                "financial-advisor\u{200b}",
+                Verdict::Deny,
+                Some(INVALID_REQUEST_CODE),
+            ),
+            (
+                "financial-advisor ",
+                Verdict::Deny,
+                Some(INVALID_REQUEST_CODE),
+            ),
+            (
+                "ﬁnancial-advisor",
+                Verdict::Deny,
+                Some(INVALID_REQUEST_CODE),
+            ),
+        ];
+        for (agent, verdict, code) in cases {
+            let d = set.evaluate(&request(agent, "read_docs"));
+            assert_eq!(d.verdict, verdict, "{agent:?}");
+            assert_eq!(
+                d.reasons.first().map(|r| r.code.as_str()),
+                code,
+                "{agent:?}"
+            );
+        }
+        assert_eq!(set.agent("Financial-Advisor").map(|a| a.risk_tier), Some(4));
+    }
+
+    #[test]
+    fn a_request_built_in_code_with_a_bad_action_is_denied_not_judged() {
+        let (_dir, set) = registry_only();
+        for action in [
+            "delete\u{200b}account",
+            "delete_account ",
+            "",
+            "dеlete_account",
+        ] {
+            let d = set.evaluate(&request("financial-advisor", action));
+            assert_eq!(d.verdict, Verdict::Deny, "{action:?}");
+            let reason = d.reasons.first().unwrap();
+            assert_eq!(reason.code, INVALID_REQUEST_CODE);
+            assert!(
+                reason
+                    .message
+                    .starts_with("invalid request: field `action`: "),
+                "{}",
+                reason.message
+            );
+            assert!(d.policies.is_empty());
+        }
     }
 }
