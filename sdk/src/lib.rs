@@ -58,6 +58,13 @@
 //! Policies must be deterministic: judge time from
 //! [`Request::timestamp_ms`], never from a clock. The sandbox grants no
 //! filesystem, network or environment.
+//!
+//! Names: the host hands a policy only action names and agent ids of 1–128
+//! ASCII letters, digits, `_`, `-`, `.`, `:` and `/` (it refuses any other
+//! request), and names match ASCII-case-insensitively: [`ActionPattern`]
+//! matches `Delete_Account` against `delete_account`. Compare names with
+//! [`same_identifier`] (or key maps by [`identifier_key`]), never with
+//! `==`, so that a different case is not a way around a list.
 
 pub mod bindings;
 
@@ -67,12 +74,16 @@ mod allocator;
 mod config;
 #[doc(hidden)]
 pub mod evaluator;
+mod identifier;
 mod params;
 mod request;
 mod verdict;
 
 pub use action_pattern::ActionPattern;
 pub use config::{ConfigError, parse_config};
+pub use identifier::{
+    MAX_IDENTIFIER_CHARS, identifier_key, identifier_problem, is_identifier_char, same_identifier,
+};
 pub use params::Params;
 pub use request::{Agent, Finding, ParamString, Request};
 pub use verdict::{Metadata, Reason, Verdict};

@@ -8,7 +8,10 @@ use std::cell::RefCell;
 /// The acting agent and what the operator's registry says about it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Agent {
-    /// The agent's id.
+    /// The agent's id, exactly as the host was sent it: 1–128 ASCII
+    /// letters, digits, `_`, `-`, `.`, `:` or `/`. Compare it with
+    /// [`same_identifier`](crate::same_identifier): `Financial-Advisor`
+    /// is the agent `financial-advisor`.
     pub id: String,
     /// Whether the agent is in the operator's registry.
     pub registered: bool,
@@ -26,7 +29,11 @@ pub struct Request {
     pub request_id: String,
     /// Who is acting.
     pub agent: Agent,
-    /// The action's name, e.g. `send_email`.
+    /// The action's name, e.g. `send_email`: 1–128 ASCII letters, digits,
+    /// `_`, `-`, `.`, `:` or `/`. Match it with [`ActionPattern`] or
+    /// [`same_identifier`](crate::same_identifier) (ASCII case folded).
+    ///
+    /// [`ActionPattern`]: crate::ActionPattern
     pub action: String,
     /// The action's parameters, a JSON object, parsed on first read.
     pub params: Params,
