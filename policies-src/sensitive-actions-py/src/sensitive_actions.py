@@ -7,7 +7,9 @@ policy in `policies-src/sensitive-actions`.
 - else an action matching `require_approval` -> escalate `approval-required`;
 - else approve.
 
-Entries are action names; a trailing `*` is a prefix wildcard.
+Entries are action names; a trailing `*` is a prefix wildcard. Entries
+match ASCII-case-insensitively (`delete_account` stops `Delete_Account`),
+as the Rust SDK's `ActionPattern` does.
 """
 
 from gavel_config import LIST, OPTIONAL_LIST, ConfigError, key_error, parse_config
@@ -28,10 +30,43 @@ FIELDS = (
 
 APPROVE = ("approve", None, None)
 
+# Names as the host accepts them (`sdk/src/identifier.rs`).
+MAX_IDENTIFIER_CHARS = 128
+_IDENTIFIER_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/"
+)
+_NAME_RULE = "1-128 ASCII letters, digits, `_`, `-`, `.`, `:` or `/`"
+# ASCII case folding only: `str.lower` would fold far more than ASCII.
+_ASCII_LOWER = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+)
+
+
+def identifier_key(name):
+    """`name` in ASCII lower case, as `gavel_sdk::identifier_key`."""
+    return name.translate(_ASCII_LOWER)
+
+
+def identifier_problem(name):
+    """Why `name` is not a name the host accepts, or None; the same text as
+    `gavel_sdk::identifier_problem`."""
+    if not name:
+        return "is empty; a name is " + _NAME_RULE
+    for index, char in enumerate(name):
+        if char not in _IDENTIFIER_CHARS:
+            return "character %d (U+%04X) is not allowed; a name is %s" % (
+                index,
+                ord(char),
+                _NAME_RULE,
+            )
+    if len(name) > MAX_IDENTIFIER_CHARS:
+        return "is %d characters long; a name is %s" % (len(name), _NAME_RULE)
+    return None
+
 
 class Patterns:
     """A list of action patterns (`sdk/src/action_pattern.rs`): exact names,
-    `prefix*`, or `*` for every action."""
+    `prefix*`, or `*` for every action, matched ASCII-case-insensitively."""
 
     __slots__ = ("any", "exact", "prefixes")
 
@@ -51,19 +86,27 @@ class Patterns:
                     "%s[%d]" % (key, index),
                     "action pattern `%s`: `*` is allowed only at the end" % text,
                 )
+            problem = identifier_problem(body) if body else None
+            if problem is not None:
+                raise key_error(
+                    "%s[%d]" % (key, index),
+                    "an action pattern is an action name, optionally ending "
+                    "in `*`: " + problem,
+                )
             if not body:
                 self.any = True
             elif wildcard:
-                prefixes.append(body)
+                prefixes.append(identifier_key(body))
             else:
-                self.exact.add(body)
+                self.exact.add(identifier_key(body))
         self.prefixes = tuple(prefixes)
 
     def matches(self, action):
-        return (
-            self.any
-            or action in self.exact
-            or (bool(self.prefixes) and action.startswith(self.prefixes))
+        if self.any:
+            return True
+        key = identifier_key(action)
+        return key in self.exact or (
+            bool(self.prefixes) and key.startswith(self.prefixes)
         )
 
 

@@ -33,6 +33,15 @@ CONFIG_ERRORS = [
      "config key `allowed[0]`: invalid type: floating point `1e+20`, expected a string at line 1 column 16"),
     ('{"allowed":[-0]}',
      "config key `allowed[0]`: invalid type: floating point `-0.0`, expected a string at line 1 column 14"),
+    ('{"forbidden":["delete_account "]}',
+     "config key `forbidden[0]`: an action pattern is an action name, optionally ending in `*`: "
+     "character 14 (U+0020) is not allowed; a name is 1-128 ASCII letters, digits, `_`, `-`, `.`, `:` or `/`"),
+    ('{"require_approval":["ok","delete\\u200b*"]}',
+     "config key `require_approval[1]`: an action pattern is an action name, optionally ending in `*`: "
+     "character 6 (U+200B) is not allowed; a name is 1-128 ASCII letters, digits, `_`, `-`, `.`, `:` or `/`"),
+    ('{"allowed":["%s"]}' % ("a" * 129),
+     "config key `allowed[0]`: an action pattern is an action name, optionally ending in `*`: "
+     "is 129 characters long; a name is 1-128 ASCII letters, digits, `_`, `-`, `.`, `:` or `/`"),
     ('{"forbidden":["a"],"forbidden":[]}', "config: duplicate field `forbidden` at line 1 column 30"),
     ("[]", "config: invalid length 2, expected struct Config with 3 elements at line 1 column 2"),
     ('{"a" 1}', "config: expected `:` at line 1 column 6"),
@@ -90,6 +99,26 @@ class EvaluateTests(unittest.TestCase):
         self.assertEqual(verdict(config, "refund")[0], "escalate")
         self.assertEqual(verdict(config, "read_x")[0], "approve")
         self.assertEqual(verdict('{"allowed":[]}', "x")[1], "action-not-allowed")
+
+    def test_names_match_modulo_ascii_case_only(self):
+        # (action, verdict); the messages repeat the action as sent.
+        cases = [
+            ("delete_account", "deny"),
+            ("Delete_Account", "deny"),
+            ("DELETE_ACCOUNT", "deny"),
+            ("Delete_Ticket", "escalate"),
+            ("CONTRACT_modification", "escalate"),
+            ("\uff44elete_account", "approve"),  # full-width: never folded
+            ("d\u0435lete_account", "approve"),  # Cyrillic: never folded
+        ]
+        for action, expected in cases:
+            with self.subTest(action=action):
+                self.assertEqual(verdict(self.SHIPPED, action)[0], expected)
+        self.assertEqual(verdict(self.SHIPPED, "Delete_Account"),
+                         ("deny", "forbidden-action", "action `Delete_Account` is forbidden"))
+        config = '{"allowed":["READ_*","Refund"]}'
+        self.assertEqual(verdict(config, "read_x")[0], "approve")
+        self.assertEqual(verdict(config, "refund")[0], "approve")
 
     def test_star(self):
         self.assertEqual(verdict('{"forbidden":["*"]}', "")[0], "deny")

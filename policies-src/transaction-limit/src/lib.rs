@@ -15,6 +15,11 @@
 //!
 //! Every other action is approved.
 //!
+//! Action patterns and agent ids match ASCII-case-insensitively: a limit
+//! for `financial-advisor` applies to `Financial-Advisor`, and
+//! `Execute_Transaction` must state an amount like `execute_transaction`.
+//! Two `limits` entries for one agent modulo case are refused.
+//!
 //! ```toml
 //! [policy.config]
 //! actions = ["execute_transaction", "transfer_*"]
@@ -28,7 +33,10 @@
 
 use std::collections::BTreeMap;
 
-use gavel_sdk::{ActionPattern, ConfigError, Metadata, Policy, Request, Verdict};
+use gavel_sdk::{
+    ActionPattern, ConfigError, Metadata, Policy, Request, Verdict, identifier_key,
+    identifier_problem,
+};
 use serde::Deserialize;
 
 /// The key in `limits` that applies to agents without their own entry.
@@ -67,6 +75,7 @@ struct Limit {
 pub struct TransactionLimit {
     actions: Vec<ActionPattern>,
     currency: Option<String>,
+    /// Keyed by [`identifier_key`] of the agent id (or `default`).
     limits: BTreeMap<String, Limit>,
 }
 
@@ -98,7 +107,7 @@ fn printable_currency(code: &str) -> Option<&str> {
 
 impl TransactionLimit {
     fn limit_for(&self, agent_id: &str) -> Option<(&'static str, Limit)> {
-        if let Some(limit) = self.limits.get(agent_id) {
+        if let Some(limit) = self.limits.get(&identifier_key(agent_id)) {
             return Some(("", *limit));
         }
         self.limits
@@ -141,6 +150,22 @@ impl Policy for TransactionLimit {
             if agent.is_empty() {
                 return Err(ConfigError::key("limits", "an agent id must not be empty"));
             }
+            if let Some(problem) = identifier_problem(&agent) {
+                return Err(ConfigError::key(
+                    "limits",
+                    format!(
+                        "agent id `{}` could never match an agent: {problem}",
+                        agent.escape_default()
+                    ),
+                ));
+            }
+            let key = identifier_key(&agent);
+            if limits.contains_key(&key) {
+                return Err(ConfigError::key(
+                    &format!("limits.{agent}"),
+                    "names the same agent as another entry (agent ids match ASCII-case-insensitively)",
+                ));
+            }
             let max = check_amount(&format!("limits.{agent}.max"), l.max)?;
             let approval_above = match l.approval_above {
                 None => None,
@@ -161,7 +186,7 @@ impl Policy for TransactionLimit {
                 }
             };
             limits.insert(
-                agent,
+                key,
                 Limit {
                     max,
                     approval_above,
@@ -320,6 +345,76 @@ mod tests {
         assert_eq!(fa(500.01).as_deref(), Some("approval-threshold"));
         assert_eq!(fa(1000.0).as_deref(), Some("approval-threshold"));
         assert_eq!(fa(1000.01).as_deref(), Some("over-limit"));
+    }
+
+    #[test]
+    fn names_match_modulo_ascii_case() {
+        let p = standard();
+        // (agent, action, amount, expected)
+        let cases = [
+            (
+                "financial-advisor",
+                "execute_transaction",
+                Some(900.0),
+                Some(("escalate", "approval-threshold")),
+            ),
+            (
+                "Financial-Advisor",
+                "execute_transaction",
+                Some(900.0),
+                Some(("escalate", "approval-threshold")),
+            ),
+            (
+                "FINANCIAL-ADVISOR",
+                "Execute_Transaction",
+                Some(900.0),
+                Some(("escalate", "approval-threshold")),
+            ),
+            (
+                "financial-advisor",
+                "EXECUTE_TRANSACTION",
+                None,
+                Some(("deny", "amount-required")),
+            ),
+            (
+                "financial-advisor",
+                "Transfer_Funds",
+                None,
+                Some(("deny", "amount-required")),
+            ),
+            (
+                "research-assistant",
+                "Execute_Transaction",
+                Some(900.0),
+                Some(("deny", "over-limit")),
+            ),
+        ];
+        for (agent, action, amount, expected) in cases {
+            let v = p.evaluate(&request(agent, action, amount, Some("USD")));
+            assert_eq!(code(&v), expected, "{agent} {action}");
+        }
+    }
+
+    #[test]
+    fn limits_for_one_agent_modulo_case_or_for_no_possible_agent_are_refused() {
+        let cases = [
+            (
+                json!({"actions": ["pay"], "limits": {"bob": {"max": 1}, "Bob": {"max": 2}}}),
+                "names the same agent as another entry",
+            ),
+            (
+                json!({"actions": ["pay"], "limits": {"bob ": {"max": 1}}}),
+                "character 3 (U+0020) is not allowed",
+            ),
+            (
+                json!({"actions": ["pay"], "limits": {"bo\u{200b}b": {"max": 1}}}),
+                "character 2 (U+200B) is not allowed",
+            ),
+        ];
+        for (config, expected) in cases {
+            let e = policy(config.clone()).unwrap_err();
+            assert!(e.0.contains(expected), "{config}: {e}");
+        }
     }
 
     #[test]
