@@ -1,9 +1,11 @@
 //! Bearer tokens: one for administration (escalation review, the kill
 //! switch, rollback, reading decisions), and optionally one for
 //! evaluation. Tokens are compared in constant time and never logged or
-//! echoed.
+//! echoed. A request with two `Authorization` headers is refused (400),
+//! whichever of them holds a good token.
 
 use super::api_error::ApiError;
+use super::unique_headers::at_most_once;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use subtle::ConstantTimeEq;
@@ -53,7 +55,7 @@ pub struct Access {
 impl Access {
     /// Require the admin token.
     pub fn admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        match bearer(headers) {
+        match bearer(headers)? {
             Some(offered) if self.admin.matches(offered) => Ok(()),
             Some(_) => Err(ApiError::unauthorized("the bearer token is not valid here")),
             None => Err(ApiError::unauthorized(
@@ -65,10 +67,11 @@ impl Access {
     /// Require the evaluation token, if one is configured (the admin token
     /// also passes).
     pub fn eval(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let offered = bearer(headers)?;
         let Some(eval) = &self.eval else {
             return Ok(());
         };
-        match bearer(headers) {
+        match offered {
             Some(offered) if eval.matches(offered) || self.admin.matches(offered) => Ok(()),
             Some(_) => Err(ApiError::unauthorized("the bearer token is not valid here")),
             None => Err(ApiError::unauthorized(
@@ -78,13 +81,18 @@ impl Access {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
-fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = headers.get(AUTHORIZATION)?.as_bytes();
-    let (scheme, token) = value.split_at_checked(7)?;
-    scheme
+/// The token of an `Authorization: Bearer <token>` header, if there is
+/// one; an error if the header appears twice.
+fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ApiError> {
+    let Some(value) = at_most_once(headers, &AUTHORIZATION)? else {
+        return Ok(None);
+    };
+    let Some((scheme, token)) = value.as_bytes().split_at_checked(7) else {
+        return Ok(None);
+    };
+    Ok(scheme
         .eq_ignore_ascii_case(b"bearer ")
-        .then(|| token.trim_ascii())
+        .then(|| token.trim_ascii()))
 }
 
 #[cfg(test)]
@@ -157,6 +165,42 @@ mod tests {
                 .admin(&headers("Bearer 0123456789abcdef-eval"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused() {
+        let admin = "Bearer 0123456789abcdef-admin";
+        let eval = "Bearer 0123456789abcdef-eval";
+        let wrong = "Bearer wrong-wrong-wrong-wrong";
+        let with_eval = Access {
+            admin: Token::new("0123456789abcdef-admin").unwrap(),
+            eval: Some(Token::new("0123456789abcdef-eval").unwrap()),
+        };
+        let open = Access {
+            eval: None,
+            ..with_eval.clone()
+        };
+        // (Authorization values, admin check, eval check, open eval check):
+        // Ok, or Err with the status.
+        type Outcome = Result<(), u16>;
+        let cases: &[(&[&str], Outcome, Outcome, Outcome)] = &[
+            (&[admin], Ok(()), Ok(()), Ok(())),
+            (&[wrong], Err(401), Err(401), Ok(())),
+            (&[admin, wrong], Err(400), Err(400), Err(400)),
+            (&[wrong, admin], Err(400), Err(400), Err(400)),
+            (&[admin, admin], Err(400), Err(400), Err(400)),
+            (&[eval, admin], Err(400), Err(400), Err(400)),
+        ];
+        let status = |r: Result<(), ApiError>| r.map_err(|e| e.status.as_u16());
+        for (values, for_admin, for_eval, for_open) in cases {
+            let mut h = HeaderMap::new();
+            for v in *values {
+                h.append(AUTHORIZATION, v.parse().unwrap());
+            }
+            assert_eq!(status(with_eval.admin(&h)), *for_admin, "{values:?}");
+            assert_eq!(status(with_eval.eval(&h)), *for_eval, "{values:?}");
+            assert_eq!(status(open.eval(&h)), *for_open, "{values:?}");
+        }
     }
 
     #[test]
