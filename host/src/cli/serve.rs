@@ -43,6 +43,17 @@ pub struct ServeArgs {
     /// Most actions in one batch.
     #[arg(long, default_value_t = 100)]
     max_batch: usize,
+    /// How long a client has to send a complete request head, from the
+    /// moment its connection opens or its previous response went out;
+    /// slow, silent and idle keep-alive connections are closed after it.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    header_timeout: Duration,
+    /// How long a request body has to arrive in full; later: 408.
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    body_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// How long an escalation waits for a reviewer before it expires
     /// (a deny): e.g. 90s, 5m, 1h.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -94,6 +105,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let limits = Limits {
         max_body: args.max_body,
         max_batch: args.max_batch.max(1),
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: usize::try_from(args.max_connections)
+            .context("--max-connections is too large for this machine")?,
         ..Limits::default()
     };
     let access = Access { admin, eval };
@@ -203,6 +218,14 @@ async fn signals(runtime: Arc<Runtime>, stop: tokio::sync::watch::Sender<bool>) 
     }
     eprintln!("gavel: stopping");
     let _ = stop.send(true);
+}
+
+/// A duration flag that must not be zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}` is zero; give a duration such as 10s")),
+        d => Ok(d),
+    }
 }
 
 /// The admin token and where it came from (never the token itself).

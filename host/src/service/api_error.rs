@@ -52,6 +52,18 @@ impl ApiError {
         )
     }
 
+    /// 408 `body-timeout`: the whole body did not arrive within `limit`.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::plain(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            format!(
+                "the request body did not arrive within {:.3} s",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
     /// 503 `log-unavailable`: the change could not be recorded, so it did
     /// not happen.
     pub fn log_unavailable(message: impl std::fmt::Display) -> Self {
@@ -106,6 +118,17 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer realm=\"gavel\""),
+            );
+        }
+        if matches!(
+            self.status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        ) {
+            // The rest of the body is never read: the connection cannot
+            // carry another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
             );
         }
         response

@@ -1,13 +1,28 @@
-//! Reading request bodies: a size limit (413), JSON (400), and fields
-//! taken one by one so that every error names the field.
+//! Reading request bodies: a size limit (413), a deadline (408), JSON
+//! (400), and fields taken one by one so that every error names the
+//! field.
 
+use super::Limits;
 use super::api_error::ApiError;
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use serde_json::{Map, Value};
 
-/// Read the whole body, refusing more than `limit` bytes with 413.
-pub async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+/// Read the whole body within `limits.body_timeout` (or 408), refusing
+/// more than `limits.max_body` bytes with 413: at once, before a byte of
+/// the body is read, when the declared `Content-Length` is larger; as
+/// soon as the bytes pass the limit otherwise (a chunked body).
+pub async fn read(body: Body, limits: &Limits) -> Result<Bytes, ApiError> {
+    let limit = limits.max_body;
+    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if declared > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    let deadline = limits.body_timeout;
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(ApiError::body_timeout(deadline));
+    };
+    read.map_err(|e| {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = source {
             if s.is::<http_body_util::LengthLimitError>() {

@@ -25,7 +25,7 @@ pub async fn set_kill_switch(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     service.access.admin(&headers)?;
-    let bytes = body::read(body, service.limits.max_body).await?;
+    let bytes = body::read(body, &service.limits).await?;
     let obj = body::object(&bytes, &["engaged", "reason", "actor", "agent"])?;
     let engaged = body::boolean(&obj, "engaged")?;
     let reason = body::string(&obj, "reason", true)?.unwrap_or_default();
@@ -78,7 +78,7 @@ pub async fn rollback(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     service.access.admin(&headers)?;
-    let bytes = body::read(body, service.limits.max_body).await?;
+    let bytes = body::read(body, &service.limits).await?;
     let obj = body::object(&bytes, &["generation"])?;
     let generation = body::unsigned(&obj, "generation")?;
     let live = service

@@ -110,7 +110,7 @@ async fn resolve(
     approve: bool,
 ) -> Result<Json<Value>, ApiError> {
     service.access.admin(&headers)?;
-    let bytes = body::read(body, service.limits.max_body).await?;
+    let bytes = body::read(body, &service.limits).await?;
     let obj = body::object(&bytes, &["reviewer", "comment"])?;
     let reviewer = body::string(&obj, "reviewer", true)?.unwrap_or_default();
     let comment = body::string(&obj, "comment", false)?.unwrap_or_default();

@@ -18,7 +18,7 @@ pub async fn one(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     service.access.eval(&headers)?;
-    let bytes = body::read(body, service.limits.max_body).await?;
+    let bytes = body::read(body, &service.limits).await?;
     let request = Request::from_json(body::text(&bytes)?)?;
     let started = Instant::now();
     let decision = service.blocking(move |rt| rt.decide(&request)).await?;
@@ -34,7 +34,7 @@ pub async fn batch(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     service.access.eval(&headers)?;
-    let bytes = body::read(body, service.limits.max_body).await?;
+    let bytes = body::read(body, &service.limits).await?;
     let mut obj = body::object(&bytes, &["actions"])?;
     let Some(Value::Array(actions)) = obj.remove("actions") else {
         return Err(ApiError::invalid(

@@ -9,12 +9,14 @@
 mod api_error;
 mod auth;
 mod body;
+mod connections;
 mod controls;
 mod decisions;
 mod duration;
 mod escalations;
 mod evaluate;
 mod health;
+mod unique_headers;
 
 pub use api_error::ApiError;
 pub use auth::{Access, MIN_TOKEN_BYTES, Token};
@@ -34,12 +36,22 @@ use std::time::Duration;
 /// The service's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest accepted request body, in bytes (larger: 413).
+    /// Largest accepted request body, in bytes (larger: 413, at once when
+    /// the declared `Content-Length` is larger).
     pub max_body: usize,
     /// Most actions in one batch.
     pub max_batch: usize,
     /// Longest long-poll on an escalation.
     pub max_wait: Duration,
+    /// How long a client has to send a complete request head, from the
+    /// moment its connection opens or its previous response went out; an
+    /// idle keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// How long a request body has to arrive in full once its head has
+    /// (longer: 408).
+    pub body_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +60,9 @@ impl Default for Limits {
             max_body: 2 * 1024 * 1024,
             max_batch: 100,
             max_wait: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 512,
         }
     }
 }
@@ -145,6 +160,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route_layer(axum::middleware::from_fn(unique_headers::refuse_duplicates))
         .route_layer(axum::middleware::from_fn_with_state(service.clone(), track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -182,7 +198,8 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response()
 }
 
-/// Serve until `shutdown` resolves. Also expires escalations whose
+/// Serve until `shutdown` resolves, then let requests in flight finish
+/// (idle connections close at once). Also expires escalations whose
 /// deadline passes (checked every 250 ms).
 pub async fn serve(
     service: Arc<Service>,
@@ -190,9 +207,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(expire_escalations(service.clone()));
-    let served = axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = service.limits;
+    let served = connections::serve(listener, router(service), limits, shutdown).await;
     sweeper.abort();
     served
 }
