@@ -62,105 +62,196 @@ fn parses_every_key() {
 }
 
 /// One row per broken manifest: the text, the policy the error must name
-/// (`None` for a manifest-level error) and a fragment of the problem.
-const BROKEN: &[(&str, Option<&str>, &str)] = &[
+/// (`None` for a manifest-level error) and fragments of the problem (the
+/// line, the key, what is wrong).
+const BROKEN: &[(&str, Option<&str>, &[&str])] = &[
     (
         "requir_registered_agents = true",
         None,
-        "unknown field `requir_registered_agents`",
+        &[
+            "line 1, column 1",
+            "unknown field `requir_registered_agents`",
+        ],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nfule = 5",
         Some("a"),
-        "unknown field `fule`",
+        &["line 5", "unknown field `fule`"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"",
         Some("a"),
-        "missing field `priority`",
+        &["line 1", "missing field `priority`"],
     ),
     (
         "[[policy]]\ncomponent = \"a.wasm\"\npriority = 1",
         Some("#1"),
-        "missing field `name`",
+        &["line 1", "missing field `name`"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n[[policy]]\nname = \"a\"\ncomponent = \"b.wasm\"\npriority = 2",
         Some("a"),
-        "duplicate policy name",
+        &["line 6", "duplicate policy name"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nmode = \"audit\"",
         Some("a"),
-        "unknown variant `audit`",
+        &["line 5", "mode", "unknown variant `audit`"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\non_error = \"allow\"",
         Some("a"),
-        "unknown variant `allow`",
+        &["line 5", "on_error", "unknown variant `allow`"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\napplies_to = []",
         Some("a"),
-        "applies_to is empty",
+        &["line 5", "applies_to is empty"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\napplies_to = [\"a*b\"]",
         Some("a"),
-        "applies_to",
+        &["line 5", "applies_to"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nfuel = 0",
         Some("a"),
-        "fuel",
+        &["line 5", "fuel"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nfuel = -1",
         Some("a"),
-        "fuel",
+        &["line 5", "fuel"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nmemory_mb = 0",
         Some("a"),
-        "memory_mb",
+        &["line 5", "memory_mb"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\ntimeout_ms = 0",
         Some("a"),
-        "timeout_ms",
+        &["line 5", "timeout_ms"],
     ),
     (
         "[[policy]]\nname = \"a b\"\ncomponent = \"a.wasm\"\npriority = 1",
         Some("a b"),
-        "name must be",
+        &["line 2", "name must be"],
     ),
     (
         "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n[policy.config]\nx = nan",
         Some("a"),
-        "config.x",
+        &["line 5", "config.x"],
+    ),
+    // Integers out of range name the policy, the key and the line.
+    (
+        "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 9223372036854775808",
+        Some("a"),
+        &["line 4", "priority", "9223372036854775808"],
+    ),
+    (
+        "# two\n# comments\n[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nfuel = 18446744073709551615",
+        Some("a"),
+        &["line 7", "fuel", "18446744073709551615"],
+    ),
+    (
+        "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n\n[[policy]]\nname = \"b\"\ncomponent = \"b.wasm\"\npriority = 1\nmemory_mb = 18446744073709551616",
+        Some("b"),
+        &["line 10", "memory_mb"],
+    ),
+    (
+        "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n[policy.config]\nlimit = 18446744073709551615",
+        Some("a"),
+        &["line 6", "config.limit"],
     ),
     (
         "[agents.x]\nrisk_tier = 5",
         None,
-        "agent `x`: risk_tier must be 1..4",
+        &["line 2", "agent `x`: risk_tier must be 1..4"],
     ),
     (
         "[agents.x]\nrisk_tier = 2\nteam = \"t\"",
         None,
-        "agent `x`: unknown field `team`",
+        &["line 3", "agent `x`: unknown field `team`"],
     ),
     (
         "[agents.x]\nowner = \"t\"",
         None,
-        "agent `x`: missing field `risk_tier`",
+        &["line 1", "agent `x`: missing field `risk_tier`"],
     ),
-    ("[[policy]\nname = 1", None, ""),
+    (
+        "[agents.x]\nrisk_tier = 256",
+        None,
+        &["line 2", "agent `x`", "risk_tier"],
+    ),
+    ("[[policy]\nname = 1", None, &["line 1"]),
+    ("a = \"unterminated", None, &["line 1, column"]),
+    // Agent ids follow the identifier contract, and are unique regardless
+    // of ASCII case.
+    (
+        "[agents.\"financial advisor\"]\nrisk_tier = 1",
+        None,
+        &["line 1", "agent `financial advisor`", "U+0020 (space)"],
+    ),
+    (
+        "[agents.\"advisor\\u200b\"]\nrisk_tier = 1",
+        None,
+        &["line 1", "U+200B (zero-width space)"],
+    ),
+    (
+        "[agents.Financial-Advisor]\nrisk_tier = 1\n[agents.financial-advisor]\nrisk_tier = 4",
+        None,
+        &[
+            "line 3",
+            "agent `financial-advisor`",
+            "`Financial-Advisor`",
+            "ASCII case",
+        ],
+    ),
+    // A manifest names at least one policy, or says `approve_all = true`.
+    ("", None, &["empty (0 bytes)", "approve_all = true"]),
+    ("  \n\t\n", None, &["blank", "approve_all = true"]),
+    (
+        "# policies come later\n# [[policy]]\n",
+        None,
+        &["names no policy", "approve_all = true"],
+    ),
+    (
+        "require_registered_agents = true\n[agents.a]\nrisk_tier = 1\n",
+        None,
+        &["names no policy", "approve_all = true"],
+    ),
+    ("approve_all = false\n", None, &["names no policy"]),
+    (
+        "approve_all = true\n[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1",
+        None,
+        &["line 1", "approve_all", "contradicts"],
+    ),
+    ("approve_all = \"yes\"\n", None, &["line 1", "approve_all"]),
+    (
+        "max_component_mb = 0\n[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1",
+        None,
+        &["line 1", "max_component_mb must be 1..1024, not 0"],
+    ),
+    (
+        "\nmax_component_mb = 1025\n[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1",
+        None,
+        &["line 2", "max_component_mb must be 1..1024"],
+    ),
+    (
+        "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\nredact = [\"params.x\"]",
+        Some("a"),
+        &["line 5", "unknown field `redact`"],
+    ),
 ];
 
 #[test]
 fn broken_manifests_name_the_problem() {
-    for (text, policy, fragment) in BROKEN {
-        let err = parse(text).expect_err(text);
+    for (text, policy, fragments) in BROKEN {
+        let err = match parse(text) {
+            Ok(m) => panic!("{text:?} was accepted: {m:?}"),
+            Err(e) => e,
+        };
         let shown = err.to_string();
         assert!(shown.starts_with("/p/policies.toml: "), "{shown}");
         match (policy, &err) {
@@ -168,14 +259,64 @@ fn broken_manifests_name_the_problem() {
             (Some(p), LoadError::Policy { policy, .. }) => assert_eq!(policy, p, "{text}"),
             _ => panic!("{text}: wrong error kind: {err:?}"),
         }
-        assert!(err.problem().contains(fragment), "{text}: {shown}");
+        for fragment in *fragments {
+            assert!(
+                err.problem().contains(fragment),
+                "{text:?}: {fragment:?} not in {shown}"
+            );
+        }
     }
 }
 
+/// A manifest that approves everything says so.
 #[test]
-fn empty_manifest_has_no_policies() {
-    let m = parse("").unwrap();
-    assert!(m.policies.is_empty() && m.agents.is_empty() && !m.require_registered_agents);
+fn approve_all_is_explicit() {
+    let m = parse("# nothing to enforce yet\napprove_all = true\n").unwrap();
+    assert!(m.approve_all && m.policies.is_empty());
+    assert!(!parse(GOOD).unwrap().approve_all);
+}
+
+/// `max_component_mb` sets every entry's component cap (default 64 MiB).
+#[test]
+fn max_component_mb_caps_every_component() {
+    let one = "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n";
+    let rows: &[(&str, u64)] = &[
+        ("", 64 << 20),
+        ("max_component_mb = 1\n", 1 << 20),
+        ("max_component_mb = 1024\n", 1024 << 20),
+    ];
+    for (top, bytes) in rows {
+        let m = parse(&format!("{top}{one}")).unwrap();
+        assert_eq!(m.policies[0].max_component_bytes, *bytes, "{top:?}");
+    }
+}
+
+/// The registry is keyed by the ids' ASCII lower case.
+#[test]
+fn agents_are_keyed_case_insensitively() {
+    let m = parse(&format!(
+        "[agents.Financial-Advisor]\nrisk_tier = 4\n{}",
+        &GOOD[GOOD.find("[[policy]]").unwrap()..]
+    ))
+    .unwrap();
+    assert_eq!(m.agents["financial-advisor"].risk_tier, 4);
+    assert!(!m.agents.contains_key("Financial-Advisor"));
+}
+
+#[test]
+fn line_numbers_count_from_one() {
+    let at = Positions { text: "ab\ncdé\n" };
+    let rows = [
+        (0, (1, 1)),
+        (1, (1, 2)),
+        (3, (2, 1)),
+        (7, (2, 4)),
+        (8, (3, 1)),
+        (99, (3, 1)),
+    ];
+    for (offset, expected) in rows {
+        assert_eq!(at.line_col(offset), expected, "offset {offset}");
+    }
 }
 
 proptest! {
@@ -204,7 +345,10 @@ proptest! {
                 prop_assert!(p.limits.memory_bytes >= 1 << 20);
                 prop_assert!(!p.limits.timeout.is_zero());
             }
-            Err(LoadError::Policy { policy, .. }) => prop_assert_eq!(policy, "p"),
+            Err(LoadError::Policy { policy, problem, .. }) => {
+                prop_assert_eq!(policy, "p");
+                prop_assert!(problem.contains("line "), "{}", problem);
+            }
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
         }
     }
