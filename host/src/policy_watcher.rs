@@ -7,10 +7,23 @@
 //! Events are debounced, editor temporary files are ignored, and the
 //! reload itself skips content whose fingerprint did not change. Reloads
 //! run on the watcher's thread, never on a decision's.
+//!
+//! A write in place (`cat > policies.toml`, `cp`, most editors) truncates
+//! the file first and fills it afterwards, so for a moment the directory
+//! holds an empty or half-written manifest. After the debounce the watcher
+//! therefore waits for the directory to *settle*: it reads the manifest and
+//! the components it names again, a short interval apart, until two
+//! consecutive reads agree (for a bounded number of reads). A directory
+//! that does not settle is left for the change events still to come, and
+//! an empty (0-byte) manifest is reported and ignored: the live set stays.
 
+use crate::bounded_read::{BoundedReadError, MAX_MANIFEST_BYTES, read_regular, read_regular_text};
+use crate::generation::fingerprint;
+use crate::manifest::MANIFEST_FILE;
 use crate::runtime::{ReloadOutcome, Runtime};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +37,15 @@ pub const ROLLBACK_FILE: &str = "rollback";
 
 /// The default debounce: events closer together than this are one change.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The interval between two reads of the directory while it settles.
+pub const SETTLE_INTERVAL: Duration = Duration::from_millis(50);
+/// The most reads while waiting for the directory to settle (about one
+/// second at [`SETTLE_INTERVAL`]).
+pub const SETTLE_READS: usize = 20;
+
+/// The largest rollback request read (a generation number or `previous`).
+const MAX_ROLLBACK_REQUEST_BYTES: u64 = 1024;
 
 /// Watches a runtime's policy directory and reloads on change. Dropping it
 /// stops watching.
@@ -65,7 +87,7 @@ impl PolicyWatcher {
                     let relevant = paths
                         .iter()
                         .any(|p| !p.starts_with(&control_dir) && !is_editor_temporary(p));
-                    if relevant {
+                    if relevant && settled(&target) {
                         match target.reload() {
                             Ok(ReloadOutcome::Swapped(n)) => {
                                 tracing::info!("policy change: generation {n} is live")
@@ -107,11 +129,104 @@ impl PolicyWatcher {
     }
 }
 
+/// What one read of a policy directory saw: the manifest's length and
+/// digest (or why it could not be read) and the fingerprint of the set it
+/// describes (`None` when it does not load). Two equal reads a short
+/// interval apart mean no write was under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryState {
+    /// The manifest's length in bytes, or why it could not be read.
+    pub manifest: Result<usize, String>,
+    manifest_digest: [u8; 32],
+    fingerprint: Option<[u8; 32]>,
+}
+
+impl DirectoryState {
+    /// Read `dir` now.
+    pub fn read(dir: &Path) -> Self {
+        let (manifest, manifest_digest) =
+            match read_regular(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES) {
+                Ok(bytes) => (Ok(bytes.len()), Sha256::digest(&bytes).into()),
+                Err(e) => (Err(e.to_string()), [0; 32]),
+            };
+        DirectoryState {
+            manifest,
+            manifest_digest,
+            fingerprint: fingerprint(dir),
+        }
+    }
+
+    /// The manifest is there and holds 0 bytes: a write in place caught
+    /// between truncating and writing.
+    pub fn empty_manifest(&self) -> bool {
+        self.manifest == Ok(0)
+    }
+}
+
+/// Read with `read` until two consecutive reads agree, calling `pause`
+/// between reads, at most `reads` times; the settled state, or `None`.
+pub fn settle<T: PartialEq>(
+    mut read: impl FnMut() -> T,
+    mut pause: impl FnMut(),
+    reads: usize,
+) -> Option<T> {
+    let mut last = read();
+    for _ in 1..reads {
+        pause();
+        let now = read();
+        if now == last {
+            return Some(now);
+        }
+        last = now;
+    }
+    None
+}
+
+/// Whether the runtime's directory has settled into a state worth a
+/// reload: it stopped changing, and its manifest is not empty. Logs why
+/// not.
+fn settled(runtime: &Runtime) -> bool {
+    let dir = runtime.dir();
+    let state = settle(
+        || DirectoryState::read(dir),
+        || std::thread::sleep(SETTLE_INTERVAL),
+        SETTLE_READS,
+    );
+    match state {
+        None => {
+            tracing::warn!(
+                "{} is still changing after {SETTLE_READS} reads; waiting for the next change (generation {} stays live)",
+                dir.display(),
+                runtime.generation()
+            );
+            false
+        }
+        Some(state) if state.empty_manifest() => {
+            tracing::warn!(
+                "{} is empty (0 bytes): ignored as a write in progress; generation {} stays live. \
+                 A manifest names at least one [[policy]] (or says `approve_all = true`)",
+                dir.join(MANIFEST_FILE).display(),
+                runtime.generation()
+            );
+            false
+        }
+        Some(_) => true,
+    }
+}
+
 /// Carry out (and remove) a rollback request left by `gavel policies
 /// rollback`; the outcome shows in the status file.
 fn serve_rollback(runtime: &Runtime, file: &Path) {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return;
+    let text = match read_regular_text(file, MAX_ROLLBACK_REQUEST_BYTES) {
+        Ok(text) => text,
+        Err(BoundedReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::error!("ignoring the rollback request {}: it {e}", file.display());
+            if let Err(e) = std::fs::remove_file(file) {
+                tracing::error!("cannot remove the rollback request {}: {e}", file.display());
+            }
+            return;
+        }
     };
     // Removed first: a request is carried out at most once.
     if let Err(e) = std::fs::remove_file(file) {
@@ -151,6 +266,43 @@ pub fn is_editor_temporary(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows: the successive reads of a directory, the reads allowed, and
+    /// the settled state (`None`: it never settled).
+    #[test]
+    fn settles_on_two_equal_consecutive_reads() {
+        let rows: &[(&[u32], usize, Option<u32>)] = &[
+            (&[1, 1], 20, Some(1)),
+            (&[0, 1, 1], 20, Some(1)),
+            (&[0, 0, 1], 20, Some(0)),
+            (&[1, 2, 1, 2, 3, 3], 20, Some(3)),
+            (&[1, 2, 3, 4], 4, None),
+            (&[1, 2, 2], 2, None),
+            (&[7], 1, None),
+        ];
+        for (reads, allowed, expected) in rows {
+            let mut next = reads.iter().copied();
+            let mut pauses = 0;
+            let got = settle(|| next.next().unwrap_or(u32::MAX), || pauses += 1, *allowed);
+            assert_eq!(got, *expected, "{reads:?} with {allowed} reads");
+            assert!(pauses < *allowed, "{reads:?}: {pauses} pauses");
+        }
+    }
+
+    #[test]
+    fn an_empty_manifest_is_seen_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let rows: &[(&[u8], bool)] = &[(b"", true), (b"\n", false), (b"# comment\n", false)];
+        for (text, empty) in rows {
+            std::fs::write(&path, text).unwrap();
+            let state = DirectoryState::read(dir.path());
+            assert_eq!(state.empty_manifest(), *empty, "{text:?}");
+            assert_eq!(state.fingerprint, None, "{text:?} names no policy");
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(!DirectoryState::read(dir.path()).empty_manifest());
+    }
 
     #[test]
     fn ignores_editor_temporaries_only() {
