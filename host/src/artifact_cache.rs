@@ -3,16 +3,22 @@
 //!
 //! An artifact is keyed by the component's SHA-256 and the engine's
 //! compatibility hash, written once (temporary file, then rename) into
-//! `<data-dir>/artifacts/`, and never changed afterwards. That is what
-//! makes memory-mapping it with `Component::deserialize_file` sound: the
-//! file never changes while it is loaded. Nothing is ever mapped from the
-//! policy directory itself.
+//! `<data-dir>/artifacts/`, and never changed afterwards. It is read like
+//! every other file Gavel reads ([`read_regular`]: a regular file only,
+//! never more than [`MAX_ARTIFACT_BYTES`]), so a FIFO or a device put in
+//! its place costs a recompile, never a hang or a runaway read. Nothing is
+//! ever mapped from the policy directory itself.
 
+use crate::bounded_read::read_regular;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// The largest compiled artifact read back from the cache, in bytes; a
+/// larger one is compiled again instead.
+pub const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 
 /// Errors from the artifact cache.
 #[derive(Debug, thiserror::Error)]
@@ -78,13 +84,16 @@ impl ArtifactCache {
         bytes: &[u8],
     ) -> Result<(Component, ArtifactSource), CacheError> {
         let path = self.path_for(digest_hex);
-        if path.is_file() {
-            match deserialize(engine, &path) {
+        match read_regular(&path, MAX_ARTIFACT_BYTES) {
+            Ok(artifact) => match deserialize(engine, &artifact) {
                 Ok(component) => return Ok((component, ArtifactSource::Cached)),
                 Err(e) => {
                     tracing::warn!("ignoring unusable cached artifact {}: {e}", path.display())
                 }
-            }
+            },
+            Err(crate::bounded_read::BoundedReadError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("ignoring cached artifact {}: it {e}", path.display()),
         }
         let component =
             Component::new(engine, bytes).map_err(|e| CacheError::Compile(format!("{e:#}")))?;
@@ -118,12 +127,13 @@ impl ArtifactCache {
 
 #[expect(
     unsafe_code,
-    reason = "deserialize_file maps native code; sound because artifacts are written once by this cache (temp file + rename) and never modified"
+    reason = "deserialize loads native code; sound because artifacts are written by this cache (temp file + rename) from wasmtime's own serialization"
 )]
-fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: `path` is a write-once artifact produced by `ArtifactCache::store`
-    // for this engine configuration (the name includes the engine's
-    // compatibility hash), and wasmtime checks the header and configuration
-    // before using it.
-    unsafe { Component::deserialize_file(engine, path) }
+fn deserialize(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: `artifact` is the content of a write-once artifact produced by
+    // `ArtifactCache::store` for this engine configuration (the name
+    // includes the engine's compatibility hash), read into memory that
+    // nothing else changes, and wasmtime checks the header and
+    // configuration before using it.
+    unsafe { Component::deserialize(engine, artifact) }
 }

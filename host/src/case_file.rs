@@ -21,11 +21,16 @@
 //! error_contains = "limits.default.max"  # config-error only: a fragment of the rejection
 //! ```
 
+use crate::bounded_read::read_regular_text;
+use crate::identifier::{identifier_key, validate_identifier};
 use crate::manifest::{AgentEntry, toml_to_json};
 use crate::request::Request;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// The largest case file read, in bytes.
+pub const MAX_CASE_FILE_BYTES: u64 = 4 << 20;
 
 /// What a case expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,7 +74,8 @@ pub struct CaseFile {
     pub path: PathBuf,
     /// The component's file name, looked up in the policy directory.
     pub component: PathBuf,
-    /// The registry the cases run with.
+    /// The registry the cases run with, keyed by
+    /// [`identifier_key`] (as in the manifest).
     pub agents: BTreeMap<String, AgentEntry>,
     /// The cases, in file order.
     pub cases: Vec<Case>,
@@ -113,11 +119,12 @@ struct RawCase {
 }
 
 impl CaseFile {
-    /// Read and check a case file.
+    /// Read and check a case file (a regular file of at most
+    /// [`MAX_CASE_FILE_BYTES`]).
     pub fn load(path: &Path) -> Result<Self, CaseFileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CaseFileError {
+        let text = read_regular_text(path, MAX_CASE_FILE_BYTES).map_err(|e| CaseFileError {
             path: path.to_path_buf(),
-            problem: format!("cannot read: {e}"),
+            problem: format!("the case file {e}"),
         })?;
         Self::parse(&text, path)
     }
@@ -150,10 +157,20 @@ impl CaseFile {
         if cases.is_empty() {
             return Err(error("no [[case]] entries".to_owned()));
         }
+        let mut agents = BTreeMap::new();
+        for (id, entry) in raw.agents {
+            validate_identifier(&id)
+                .map_err(|e| error(format!("agent `{}`: the id {e}", id.escape_debug())))?;
+            if agents.insert(identifier_key(&id), entry).is_some() {
+                return Err(error(format!(
+                    "agent `{id}`: another entry is the same agent (agent ids are matched regardless of ASCII case)"
+                )));
+            }
+        }
         Ok(CaseFile {
             path: path.to_path_buf(),
             component: raw.component,
-            agents: raw.agents,
+            agents,
             cases,
         })
     }

@@ -3,6 +3,7 @@
 
 use crate::action_pattern::ActionPattern;
 use crate::artifact_cache::ArtifactCache;
+use crate::bounded_read::DEFAULT_MAX_COMPONENT_BYTES;
 use crate::case_file::{Case, CaseFile, Expect};
 use crate::decision::{Decision, Verdict};
 use crate::engine::PolicyEngine;
@@ -28,8 +29,9 @@ pub struct CaseRunner<'a> {
     cache: &'a ArtifactCache,
     policies_dir: PathBuf,
     component_override: Option<PathBuf>,
-    /// Limits per component file name, from the directory's manifest.
-    limits: HashMap<PathBuf, Limits>,
+    /// Limits and the component cap per component file name, from the
+    /// directory's manifest.
+    limits: HashMap<PathBuf, (Limits, u64)>,
     loaded: HashMap<(PathBuf, String, String), Result<PolicySet, LoadError>>,
 }
 
@@ -49,7 +51,10 @@ impl<'a> CaseRunner<'a> {
             .map(|m| {
                 m.policies
                     .into_iter()
-                    .filter_map(|p| Some((PathBuf::from(p.component.file_name()?), p.limits)))
+                    .filter_map(|p| {
+                        let name = PathBuf::from(p.component.file_name()?);
+                        Some((name, (p.limits, p.max_component_bytes)))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -100,14 +105,15 @@ impl<'a> CaseRunner<'a> {
             .file_stem()
             .map(|s| s.to_string_lossy().replace('_', "-"))
             .unwrap_or_else(|| "policy".to_owned());
-        let limits = component
+        let (limits, max_component_bytes) = component
             .file_name()
             .and_then(|n| self.limits.get(Path::new(n)))
             .copied()
-            .unwrap_or_else(manifest::default_limits);
+            .unwrap_or_else(|| (manifest::default_limits(), DEFAULT_MAX_COMPONENT_BYTES));
         let manifest = Manifest {
             file: file.path.clone(),
             require_registered_agents: false,
+            approve_all: false,
             agents: file.agents.clone(),
             policies: vec![PolicyEntry {
                 name,
@@ -119,6 +125,7 @@ impl<'a> CaseRunner<'a> {
                 limits,
                 isolation: Isolation::Warm,
                 config: config.to_owned(),
+                max_component_bytes,
             }],
             redact: Vec::new(),
         };

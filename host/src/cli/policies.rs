@@ -64,6 +64,12 @@ pub fn run(args: PoliciesArgs) -> anyhow::Result<u8> {
         );
     };
     let set = runtime::load_policy_set(dir, &args.data)?;
+    if set.policies().is_empty() {
+        // Only `approve_all = true` loads a set without policies.
+        eprintln!(
+            "no policies: the manifest says `approve_all = true`, so every action is approved"
+        );
+    }
     if args.format == "json" {
         for p in set.policies() {
             let applies: Vec<String> = p.entry.applies_to.iter().map(ToString::to_string).collect();
@@ -109,14 +115,18 @@ pub fn run(args: PoliciesArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The largest status file read, in bytes.
+const MAX_STATUS_BYTES: u64 = 16 << 20;
+
 fn read_status(data: &DataDirArg) -> anyhow::Result<gavel::StatusFile> {
     let path = data.data_dir.join(gavel::STATUS_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no runtime status at {} (has a runtime used this data directory?)",
-            path.display()
-        )
-    })?;
+    let text =
+        gavel::bounded_read::read_regular_text(&path, MAX_STATUS_BYTES).with_context(|| {
+            format!(
+                "no runtime status at {} (has a runtime used this data directory?)",
+                path.display()
+            )
+        })?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a status file", path.display()))
 }
 
