@@ -455,3 +455,105 @@ fn sighup_reloads_a_runtime_without_a_watcher() {
     assert_eq!(generation, 2, "SIGHUP reloaded");
     served.finish();
 }
+
+/// Version `k` of a manifest that denies `delete_account`. Its config
+/// comes first and `priority` last, so every cut of the text before its
+/// end fails to parse or lacks a required key: only the empty file (the
+/// state an in-place write starts with) names no policy.
+fn guarded(k: usize) -> String {
+    format!(
+        "[[policy]]\nname = \"v{k}\"\nconfig = {{ forbidden = [\"delete_account\"] }}\ncomponent = \"{}\"\npriority = 1\n",
+        common::shipped("sensitive_actions").display()
+    )
+}
+
+/// Rewrite `path` in place as `cat > path` or `cp` do: truncate, then
+/// write, here in two pieces with pauses between (a slow writer).
+fn rewrite_in_place(path: &Path, text: &str, rng: &mut common::Rng, hold_empty: Duration) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    std::thread::sleep(hold_empty + Duration::from_micros(rng.range(0, 3000)));
+    let cut = rng.range(1, text.len() as u64 - 1) as usize;
+    file.write_all(&text.as_bytes()[..cut]).unwrap();
+    std::thread::sleep(Duration::from_micros(rng.range(0, 3000)));
+    file.write_all(&text.as_bytes()[cut..]).unwrap();
+}
+
+/// 200 in-place rewrites of a watched manifest, some holding it empty for
+/// longer than the debounce, while a thread asks for `delete_account`
+/// throughout: every version denies it, and no empty or half-written state
+/// ever goes live, so it is never approved.
+#[test]
+fn in_place_rewrites_never_put_a_half_written_manifest_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("policies.toml");
+    std::fs::write(&manifest, guarded(0)).unwrap();
+    let options = LogOptions {
+        mode: LogMode::Buffered,
+        ..LogOptions::default()
+    };
+    let runtime = Arc::new(Runtime::start(dir.path(), data.path(), options).unwrap());
+    let watcher = PolicyWatcher::start(runtime.clone(), Duration::from_millis(100)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let decider = {
+        let (runtime, stop) = (runtime.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let delete =
+                Request::from_json(r#"{"agent_id":"a","action":"delete_account"}"#).unwrap();
+            let (mut decided, mut approved) = (0u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let d = runtime.decide(&delete);
+                if d.verdict != Verdict::Deny {
+                    approved.push(format!("generation {}: {d:?}", d.generation));
+                }
+                decided += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            (decided, approved)
+        })
+    };
+    let mut rng = common::Rng(0x5eed_1234_abcd_0013);
+    let rewrites = 200;
+    for k in 1..=rewrites {
+        // Every 25th rewrite leaves the file empty well past the debounce.
+        let hold = if k % 25 == 0 {
+            Duration::from_millis(300)
+        } else {
+            Duration::ZERO
+        };
+        rewrite_in_place(&manifest, &guarded(k), &mut rng, hold);
+        std::thread::sleep(Duration::from_millis(rng.range(0, 20)));
+    }
+    // The last version goes live once the directory settles.
+    let last = format!("v{rewrites}");
+    let mut live = String::new();
+    for _ in 0..400 {
+        live = runtime.status().policies[0].0.clone();
+        if live == last {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (decided, approved) = decider.join().unwrap();
+    watcher.stop();
+    assert!(
+        approved.is_empty(),
+        "{} of {decided} decisions were not deny; first: {}",
+        approved.len(),
+        approved[0]
+    );
+    assert_eq!(live, last, "the last version went live");
+    assert!(runtime.generation() > 1, "the watcher reloaded");
+    assert!(decided > 100, "only {decided} decisions");
+    println!(
+        "{rewrites} in-place rewrites, {decided} decisions, generation {} live",
+        runtime.generation()
+    );
+    Arc::into_inner(runtime).unwrap().close().unwrap();
+}
