@@ -416,3 +416,71 @@ fn bad_inputs_exit_1_with_a_message() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("policies.toml"));
 }
+
+/// Records an older version could have written: names the request contract
+/// now refuses (a zero-width space, a trailing space), approved then.
+/// Replay does not crash on them: each is reported as a change to deny
+/// `invalid-request` by `gavel`, and the rest of the log replays.
+#[test]
+fn old_records_whose_names_no_longer_validate_are_reported() {
+    use gavel::log::LogEvent;
+    use gavel::{Decision, LogOptions, Request, Runtime, Verdict};
+    let data = tempfile::tempdir().unwrap();
+    // (request id, agent id, action)
+    let rows = [
+        ("old-1", "financial-advisor", "delete\u{200b}account"),
+        ("old-2", "financial-advisor ", "search_web"),
+        ("ok-3", "research-assistant", "search_web"),
+    ];
+    {
+        let rt = Runtime::start(&shipped_dir(), data.path(), LogOptions::default()).unwrap();
+        for (id, agent, action) in rows {
+            let mut request = Request::from_json(r#"{"agent_id":"a","action":"x"}"#).unwrap();
+            request.request_id = id.to_owned();
+            request.agent_id = agent.to_owned();
+            request.action = action.to_owned();
+            let approved = Decision {
+                request_id: id.to_owned(),
+                verdict: Verdict::Approve,
+                reasons: Vec::new(),
+                policies: Vec::new(),
+                generation: rt.generation(),
+                seq: None,
+                escalation: None,
+            };
+            let entry = rt.entry(&request, &approved);
+            rt.log()
+                .append(&LogEvent::Decision(entry), rt.generation())
+                .unwrap();
+        }
+    }
+    let log = data.path().join("gavel.redb");
+    let o = replay(&log, &shipped_dir(), data.path(), "jsonl");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let (changes, summary) = jsonl(&o);
+    let got: Vec<(&str, &str, &str, &str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["request_id"].as_str().unwrap(),
+                c["old"].as_str().unwrap(),
+                c["new"].as_str().unwrap(),
+                c["policy"].as_str().unwrap(),
+                c["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("old-1", "approve", "deny", "gavel", "invalid-request"),
+            ("old-2", "approve", "deny", "gavel", "invalid-request"),
+        ],
+        "{changes:#?}"
+    );
+    // The record keeps the names exactly as they were logged.
+    assert_eq!(changes[0]["action"], "delete\u{200b}account");
+    assert_eq!(changes[1]["agent_id"], "financial-advisor ");
+    assert_eq!(summary["replayed"], 3);
+    assert_eq!(summary["unchanged"], 1);
+}
