@@ -297,12 +297,18 @@ fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
 mod tests {
     use super::*;
 
-    /// A set with no policy (`approve_all`), the registry holding
-    /// `financial-advisor`, and registration required.
+    /// A set whose one policy approves everything (`sensitive-actions`
+    /// with no list), the registry holding `financial-advisor`, and
+    /// registration required.
     fn registry_only() -> (tempfile::TempDir, PolicySet) {
         let dir = tempfile::tempdir().unwrap();
-        let text = "approve_all = true\nrequire_registered_agents = true\n\n[agents.financial-advisor]\nrisk_tier = 4\n";
-        let manifest = Manifest::parse(text, &dir.path().join("policies.toml")).unwrap();
+        let component =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-wasm/sensitive_actions.wasm");
+        let text = format!(
+            "require_registered_agents = true\n\n[agents.financial-advisor]\nrisk_tier = 4\n\n[[policy]]\nname = \"open\"\ncomponent = {:?}\npriority = 1\n",
+            component.display().to_string()
+        );
+        let manifest = Manifest::parse(&text, &dir.path().join("policies.toml")).unwrap();
         let engine = PolicyEngine::new().unwrap();
         let cache = ArtifactCache::open(dir.path(), engine.engine()).unwrap();
         let set = PolicySet::from_manifest(manifest, &engine, &cache).unwrap();
