@@ -487,3 +487,74 @@ fn a_stop_lets_requests_in_flight_finish_and_closes_idle_connections() {
     );
     server.stop();
 }
+
+#[test]
+fn connections_over_the_cap_wait_for_a_free_slot() {
+    let (server, _p, _d) = start(&["--max-connections", "2", "--header-timeout", "1m"]);
+    // Two kept-alive connections hold both slots.
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&server)).collect();
+    for stream in &mut held {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: gavel\r\n\r\n")
+            .unwrap();
+        assert_eq!(response(stream).expect("an answer").0, 200);
+    }
+    // A third waits to be accepted...
+    let mut third = connect(&server);
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gavel\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = third.read(&mut byte);
+    assert!(
+        early
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "a connection over the cap was served: {early:?}"
+    );
+    // ...and is served once one of the two closes.
+    drop(held.remove(0));
+    let (status, _) = response(&mut third).expect("served once a slot is free");
+    assert_eq!(status, 200);
+    server.stop();
+}
+
+#[test]
+fn the_limit_flags_are_checked() {
+    let policies = shipped_copy();
+    // (flags, accepted)
+    let cases: &[(&[&str], bool)] = &[
+        (
+            &["--header-timeout", "1m30s", "--body-timeout", "1500ms"],
+            true,
+        ),
+        (&["--max-connections", "1"], true),
+        (&["--header-timeout", "0s"], false),
+        (&["--body-timeout", "0"], false),
+        (&["--header-timeout", "soon"], false),
+        (&["--max-connections", "0"], false),
+    ];
+    for (flags, accepted) in cases {
+        let data = tempfile::tempdir().unwrap();
+        match accepted {
+            true => Server::start(policies.path(), data.path(), flags, &[]).stop(),
+            false => {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+                    .args(["serve", "--listen", "127.0.0.1:0", "--policies"])
+                    .arg(policies.path())
+                    .arg("--data-dir")
+                    .arg(data.path())
+                    .args(*flags)
+                    .env("GAVEL_ADMIN_TOKEN", ADMIN_TOKEN)
+                    .output()
+                    .unwrap();
+                assert!(!out.status.success(), "{flags:?} was accepted");
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(stderr.contains(flags[0]), "{flags:?}: {stderr}");
+            }
+        }
+    }
+}
