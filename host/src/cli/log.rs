@@ -172,18 +172,14 @@ pub fn run(command: LogCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// Open the log for reading.
+/// Open the log for reading. The error says whether another process
+/// holds the file or the file is damaged.
 pub fn open_read(data: &DataDirArg) -> anyhow::Result<redb::ReadOnlyDatabase> {
     let path = data.data_dir.join(LOG_FILE);
     if !path.is_file() {
         anyhow::bail!("no decision log at {}", path.display());
     }
-    gavel::log::open_read_only(&path).with_context(|| {
-        format!(
-            "cannot open the decision log {} (is another gavel process writing it?)",
-            path.display()
-        )
-    })
+    Ok(glog::open_reader(&path)?)
 }
 
 fn verify_log(args: VerifyArgs) -> anyhow::Result<u8> {
@@ -218,7 +214,20 @@ fn verify_log(args: VerifyArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if report.problems.is_empty() { 0 } else { 1 })
+    // Damage redb found and repaired at an earlier open is not visible in
+    // the repaired file: the marker is the only trace of it.
+    let marked = glog::damage_recorded(&args.data.data_dir);
+    if let Some(text) = &marked {
+        eprintln!(
+            "DAMAGED: {text} (marker {})",
+            args.data.data_dir.join(glog::DAMAGED_MARKER).display()
+        );
+    }
+    Ok(if report.problems.is_empty() && marked.is_none() {
+        0
+    } else {
+        1
+    })
 }
 
 fn checkpoint(args: CheckpointArgs) -> anyhow::Result<u8> {
@@ -285,9 +294,12 @@ fn tail(args: TailArgs) -> anyhow::Result<u8> {
     loop {
         std::thread::sleep(TAIL_POLL);
         // While another process writes the log it cannot be opened: try
-        // again at the next poll.
-        let Ok(db) = gavel::log::open_read_only(&path) else {
-            continue;
+        // again at the next poll. Any other failure (a damaged or vanished
+        // log) ends the command with its error.
+        let db = match glog::open_reader(&path) {
+            Ok(db) => db,
+            Err(glog::LogError::InUse { .. }) => continue,
+            Err(e) => return Err(e.into()),
         };
         let batch = glog::records_after(&db, last, TAIL_BATCH)?;
         drop(db);

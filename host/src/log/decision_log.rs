@@ -3,13 +3,14 @@
 use super::chain::GENESIS;
 use super::checkpoint::Checkpoint;
 use super::entry::LogEvent;
-use super::keys;
+use super::file_identity::FileIdentity;
 use super::tables::{
     self, BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, GENERATION_KEY, HEAD_KEY, KILL_SWITCH, META,
     RECORDS, StateWrite,
 };
 use super::writer::{CommitObserver, Head, Job, PendingRecord, Writer};
 use super::{LogError, now_ms};
+use super::{guard, integrity, keys};
 use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend};
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -89,16 +90,32 @@ impl std::fmt::Debug for DecisionLog {
 
 impl DecisionLog {
     /// Open (or create) `data_dir/gavel.redb`, with the signing key from
-    /// the data directory.
+    /// the data directory. An existing log is checked first (see
+    /// `integrity`): a damaged one is refused with [`LogError::Damaged`].
     pub fn open(data_dir: &Path, options: LogOptions) -> Result<Self, LogError> {
         std::fs::create_dir_all(data_dir).map_err(LogError::storage)?;
+        integrity::refuse_if_marked(data_dir)?;
         let key = keys::signing_key(data_dir)?;
         let path = data_dir.join(LOG_FILE);
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
             .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
-        Self::start(db, key, options)
+        let handle = file
+            .try_clone()
+            .map_err(|e| LogError::Storage(format!("cannot open {}: {e}", path.display())))?;
+        let identity = FileIdentity::new(&path, handle)?;
+        let db = guard::catch(|| {
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create_file(file)
+        })
+        .map_err(|why| guard::damaged("opening the log", &why))?
+        .map_err(|e| open_error(&path, e))?;
+        Self::start(db, key, options, Some(data_dir), Some(identity))
     }
 
     /// Open a log on a custom storage backend (used to test I/O failures).
@@ -107,19 +124,33 @@ impl DecisionLog {
         key: ed25519_dalek::SigningKey,
         options: LogOptions,
     ) -> Result<Self, LogError> {
-        let db = Database::builder()
-            .create_with_backend(backend)
+        let db = guard::catch(|| Database::builder().create_with_backend(backend))
+            .map_err(|why| guard::damaged("opening the log", &why))?
             .map_err(LogError::storage)?;
-        Self::start(db, key, options)
+        Self::start(db, key, options, None, None)
     }
 
+    /// Check the opened log, then start the writer. `data_dir` is where
+    /// damage is recorded; `identity` the open file's, when it is one.
     fn start(
-        db: Database,
+        mut db: Database,
         key: ed25519_dalek::SigningKey,
         options: LogOptions,
+        data_dir: Option<&Path>,
+        identity: Option<FileIdentity>,
     ) -> Result<Self, LogError> {
+        let checked = integrity::check_storage(&mut db, data_dir)
+            .and_then(|()| guard::contain("opening the log", || init_tables(&db)))
+            .and_then(|opened| integrity::check_head(&db).map(|()| opened));
+        let (head, generation) = match checked {
+            Ok(opened) => opened,
+            Err(e) => {
+                // Closing a damaged database may fail too: contained.
+                let _ = guard::catch(move || drop(db));
+                return Err(e);
+            }
+        };
         let db = Arc::new(db);
-        let (head, generation) = init_tables(&db)?;
         let failure = Arc::new(Mutex::new(None));
         let observer = Arc::new(std::sync::OnceLock::new());
         let (jobs, queue) = sync_channel(options.queue.max(1));
@@ -130,7 +161,8 @@ impl DecisionLog {
             options.checkpoint_every,
             failure.clone(),
             observer.clone(),
-        );
+        )
+        .with_identity(identity);
         let handle = std::thread::Builder::new()
             .name("gavel-log-writer".to_owned())
             .spawn(move || writer.run(queue))
@@ -326,13 +358,40 @@ impl Drop for DecisionLog {
 /// Open a log for reading only. A log left by a crash (not closed
 /// cleanly) is first repaired by a normal open, as the next writer would
 /// do; that needs the file to be free, so it fails if a writer holds it.
+/// A file so damaged that the storage engine fails on it gives
+/// `StorageError::Corrupted`.
 pub fn open_read_only(path: &Path) -> Result<redb::ReadOnlyDatabase, redb::DatabaseError> {
-    match redb::ReadOnlyDatabase::open(path) {
+    guard::catch(|| match redb::ReadOnlyDatabase::open(path) {
         Err(redb::DatabaseError::RepairAborted) => {
             drop(Database::open(path)?);
             redb::ReadOnlyDatabase::open(path)
         }
         other => other,
+    })
+    .unwrap_or_else(|why| {
+        Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(
+            format!("the storage engine failed while opening the log (internal error: {why})"),
+        )))
+    })
+}
+
+/// [`open_read_only`] with the error as a [`LogError`] naming the file:
+/// [`LogError::InUse`] when another process holds it,
+/// [`LogError::Damaged`] when it is corrupted.
+pub fn open_reader(path: &Path) -> Result<redb::ReadOnlyDatabase, LogError> {
+    open_read_only(path).map_err(|e| open_error(path, e))
+}
+
+/// A [`LogError`] for a failed open of `path`.
+fn open_error(path: &Path, e: redb::DatabaseError) -> LogError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => LogError::InUse {
+            path: path.to_path_buf(),
+        },
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
+            LogError::Damaged(format!("{}: {why}", path.display()))
+        }
+        other => LogError::Storage(format!("cannot open {}: {other}", path.display())),
     }
 }
 

@@ -11,6 +11,9 @@ mod chain;
 mod checkpoint;
 mod decision_log;
 mod entry;
+mod file_identity;
+mod guard;
+mod integrity;
 pub mod keys;
 mod query;
 mod redaction;
@@ -20,8 +23,11 @@ mod writer;
 
 pub use chain::{ChainHash, GENESIS};
 pub use checkpoint::Checkpoint;
-pub use decision_log::{Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only};
+pub use decision_log::{
+    Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only, open_reader,
+};
 pub use entry::{DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, Redaction};
+pub use integrity::{DAMAGED_MARKER, damage_recorded};
 pub use query::{
     AgentStats, DEFAULT_LIMIT, Filter, KINDS, Plan, PolicyStats, QueryParseError, QueryResult,
     Record, Stats, TimeRange, VerdictCounts, export, format_time, get_record, last_seq, parse_kind,
@@ -57,6 +63,25 @@ pub enum LogError {
     /// The writer is gone or has failed; nothing more can be recorded.
     #[error("decision log unavailable: {0}")]
     Unavailable(String),
+    /// The log file is damaged (a failed integrity check, a head that does
+    /// not match the chain, or the storage engine failing on its pages).
+    #[error("the decision log is damaged: {0}")]
+    Damaged(String),
+    /// Another process has the log file open (redb's file lock).
+    #[error("the decision log {} is open in another process (is another gavel process writing it?)", path.display())]
+    InUse {
+        /// The log file.
+        path: PathBuf,
+    },
+    /// The open log file was deleted or replaced: what is committed to it
+    /// is lost, so nothing more is recorded.
+    #[error("the decision log file {} {what} while open; decisions are no longer recorded", path.display())]
+    Vanished {
+        /// The log file's path.
+        path: PathBuf,
+        /// What happened to it.
+        what: String,
+    },
 }
 
 impl LogError {

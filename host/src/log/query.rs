@@ -20,10 +20,10 @@
 //! every reader: `seq`, `time` (RFC 3339, UTC), `time_ms`, `generation`,
 //! `chain_hash` (hex), `kind`, then the event's own fields.
 
-use super::LogError;
 use super::chain::ChainHash;
 use super::entry::{LogEntry, LogEvent};
 use super::tables::{self, BY_AGENT, BY_TIME, RECORDS};
+use super::{LogError, guard};
 use crate::decision::{RunVerdict, Verdict};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 use serde::Serialize;
@@ -489,36 +489,42 @@ where
 
 /// One record, or `None` if there is no record `seq`.
 pub fn get_record(db: &impl ReadableDatabase, seq: u64) -> Result<Option<Record>, LogError> {
-    let read = begin(db)?;
-    fetch(&records_table(&read)?, seq)
+    guard::contain("reading the log", || {
+        let read = begin(db)?;
+        fetch(&records_table(&read)?, seq)
+    })
 }
 
 /// The last sequence number (0 for an empty log).
 pub fn last_seq(db: &impl ReadableDatabase) -> Result<u64, LogError> {
-    let read = begin(db)?;
-    let records = records_table(&read)?;
-    Ok(records
-        .last()
-        .map_err(LogError::storage)?
-        .map_or(0, |(k, _)| k.value()))
+    guard::contain("reading the log", || {
+        let read = begin(db)?;
+        let records = records_table(&read)?;
+        Ok(records
+            .last()
+            .map_err(LogError::storage)?
+            .map_or(0, |(k, _)| k.value()))
+    })
 }
 
 /// The last `n` records, oldest first (as `tail` prints them).
 pub fn tail(db: &impl ReadableDatabase, n: usize) -> Result<Vec<Record>, LogError> {
-    let read = begin(db)?;
-    let mut out = Vec::new();
-    if n > 0 {
-        walk(&read, Source::All, Order::NewestFirst, |r| {
-            out.push(r);
-            if out.len() >= n {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })?;
-    }
-    out.reverse();
-    Ok(out)
+    guard::contain("reading the log", || {
+        let read = begin(db)?;
+        let mut out = Vec::new();
+        if n > 0 {
+            walk(&read, Source::All, Order::NewestFirst, |r| {
+                out.push(r);
+                if out.len() >= n {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })?;
+        }
+        out.reverse();
+        Ok(out)
+    })
 }
 
 /// Up to `max` records after `seq`, oldest first (for following the log).
@@ -527,20 +533,22 @@ pub fn records_after(
     seq: u64,
     max: usize,
 ) -> Result<Vec<Record>, LogError> {
-    let read = begin(db)?;
-    let records = records_table(&read)?;
-    let mut out = Vec::new();
-    if max == 0 || seq == u64::MAX {
-        return Ok(out);
-    }
-    for item in records.range((seq + 1)..).map_err(LogError::storage)? {
-        let (key, value) = item.map_err(LogError::storage)?;
-        out.push(Record::decode(key.value(), value.value())?);
-        if out.len() >= max {
-            break;
+    guard::contain("reading the log", || {
+        let read = begin(db)?;
+        let records = records_table(&read)?;
+        let mut out = Vec::new();
+        if max == 0 || seq == u64::MAX {
+            return Ok(out);
         }
-    }
-    Ok(out)
+        for item in records.range((seq + 1)..).map_err(LogError::storage)? {
+            let (key, value) = item.map_err(LogError::storage)?;
+            out.push(Record::decode(key.value(), value.value())?);
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// The records matching `filter`, newest first (highest sequence number
@@ -554,36 +562,38 @@ pub fn query(
     filter: &Filter,
     limit: usize,
 ) -> Result<QueryResult, LogError> {
-    let plan = filter.plan();
-    let mut records = Vec::new();
-    if limit == 0 || filter.time.is_empty() {
-        return Ok(QueryResult {
+    guard::contain("reading the log", || {
+        let plan = filter.plan();
+        let mut records = Vec::new();
+        if limit == 0 || filter.time.is_empty() {
+            return Ok(QueryResult {
+                records,
+                plan,
+                visited: 0,
+            });
+        }
+        let source = match (plan, filter.agent.as_deref()) {
+            (Plan::ByAgent, Some(agent)) => Source::Agent(agent),
+            (Plan::ByTime, _) => Source::Time(filter.time),
+            _ => Source::All,
+        };
+        let read = begin(db)?;
+        let visited = walk(&read, source, Order::NewestFirst, |r| {
+            if filter.matches(&r) {
+                records.push(r);
+            }
+            if records.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        records.sort_by_key(|r| std::cmp::Reverse(r.seq));
+        Ok(QueryResult {
             records,
             plan,
-            visited: 0,
-        });
-    }
-    let source = match (plan, filter.agent.as_deref()) {
-        (Plan::ByAgent, Some(agent)) => Source::Agent(agent),
-        (Plan::ByTime, _) => Source::Time(filter.time),
-        _ => Source::All,
-    };
-    let read = begin(db)?;
-    let visited = walk(&read, source, Order::NewestFirst, |r| {
-        if filter.matches(&r) {
-            records.push(r);
-        }
-        if records.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    records.sort_by_key(|r| std::cmp::Reverse(r.seq));
-    Ok(QueryResult {
-        records,
-        plan,
-        visited,
+            visited,
+        })
     })
 }
 
@@ -599,18 +609,20 @@ pub fn export<F>(
 where
     F: FnMut(&Record) -> ControlFlow<()>,
 {
-    let read = begin(db)?;
-    let source = if window.is_bounded() {
-        Source::Time(window)
-    } else {
-        Source::All
-    };
-    let mut handed = 0u64;
-    walk(&read, source, Order::OldestFirst, |r| {
-        handed += 1;
-        sink(&r)
-    })?;
-    Ok(handed)
+    guard::contain("reading the log", || {
+        let read = begin(db)?;
+        let source = if window.is_bounded() {
+            Source::Time(window)
+        } else {
+            Source::All
+        };
+        let mut handed = 0u64;
+        walk(&read, source, Order::OldestFirst, |r| {
+            handed += 1;
+            sink(&r)
+        })?;
+        Ok(handed)
+    })
 }
 
 /// Counts of final verdicts.
@@ -692,59 +704,61 @@ pub struct Stats {
 /// are counted in `records` and `by_kind`). Reads only the window, through
 /// the `by_time` index, when it is bounded.
 pub fn stats(db: &impl ReadableDatabase, window: TimeRange) -> Result<Stats, LogError> {
-    let mut stats = Stats {
-        since: window
-            .since
-            .map(|ms| format_time(ms).unwrap_or_else(|| ms.to_string())),
-        until: window
-            .until
-            .map(|ms| format_time(ms).unwrap_or_else(|| ms.to_string())),
-        records: 0,
-        by_kind: BTreeMap::new(),
-        decisions: 0,
-        by_verdict: VerdictCounts::default(),
-        escalation_rate: None,
-        by_policy: BTreeMap::new(),
-        by_agent: BTreeMap::new(),
-    };
-    export(db, window, |r| {
-        stats.records += 1;
-        *stats.by_kind.entry(r.event.kind().to_owned()).or_default() += 1;
-        if let LogEvent::Decision(d) = &r.event {
-            stats.decisions += 1;
-            stats.by_verdict.add(d.verdict);
-            let agent = stats
-                .by_agent
-                .entry(d.request.agent_id.clone())
-                .or_default();
-            agent.decisions += 1;
-            let slot = match d.verdict {
-                Verdict::Approve => &mut agent.approve,
-                Verdict::Deny => &mut agent.deny,
-                Verdict::Escalate => &mut agent.escalate,
-            };
-            *slot += 1;
-            for run in &d.policies {
-                let p = stats.by_policy.entry(run.policy.clone()).or_default();
-                p.runs += 1;
-                p.shadow += u64::from(run.shadow);
-                let slot = match run.verdict {
-                    RunVerdict::Approve => &mut p.approve,
-                    RunVerdict::Deny => &mut p.deny,
-                    RunVerdict::Escalate => &mut p.escalate,
-                    RunVerdict::Error => &mut p.error,
+    guard::contain("reading the log", || {
+        let mut stats = Stats {
+            since: window
+                .since
+                .map(|ms| format_time(ms).unwrap_or_else(|| ms.to_string())),
+            until: window
+                .until
+                .map(|ms| format_time(ms).unwrap_or_else(|| ms.to_string())),
+            records: 0,
+            by_kind: BTreeMap::new(),
+            decisions: 0,
+            by_verdict: VerdictCounts::default(),
+            escalation_rate: None,
+            by_policy: BTreeMap::new(),
+            by_agent: BTreeMap::new(),
+        };
+        export(db, window, |r| {
+            stats.records += 1;
+            *stats.by_kind.entry(r.event.kind().to_owned()).or_default() += 1;
+            if let LogEvent::Decision(d) = &r.event {
+                stats.decisions += 1;
+                stats.by_verdict.add(d.verdict);
+                let agent = stats
+                    .by_agent
+                    .entry(d.request.agent_id.clone())
+                    .or_default();
+                agent.decisions += 1;
+                let slot = match d.verdict {
+                    Verdict::Approve => &mut agent.approve,
+                    Verdict::Deny => &mut agent.deny,
+                    Verdict::Escalate => &mut agent.escalate,
                 };
                 *slot += 1;
+                for run in &d.policies {
+                    let p = stats.by_policy.entry(run.policy.clone()).or_default();
+                    p.runs += 1;
+                    p.shadow += u64::from(run.shadow);
+                    let slot = match run.verdict {
+                        RunVerdict::Approve => &mut p.approve,
+                        RunVerdict::Deny => &mut p.deny,
+                        RunVerdict::Escalate => &mut p.escalate,
+                        RunVerdict::Error => &mut p.error,
+                    };
+                    *slot += 1;
+                }
             }
+            ControlFlow::Continue(())
+        })?;
+        if stats.decisions > 0 {
+            #[allow(clippy::cast_precision_loss, reason = "a rate")]
+            let rate = stats.by_verdict.escalate as f64 / stats.decisions as f64;
+            stats.escalation_rate = Some(rate);
         }
-        ControlFlow::Continue(())
-    })?;
-    if stats.decisions > 0 {
-        #[allow(clippy::cast_precision_loss, reason = "a rate")]
-        let rate = stats.by_verdict.escalate as f64 / stats.decisions as f64;
-        stats.escalation_rate = Some(rate);
-    }
-    Ok(stats)
+        Ok(stats)
+    })
 }
 
 #[cfg(test)]

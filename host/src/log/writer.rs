@@ -9,6 +9,8 @@
 use super::LogError;
 use super::chain::{self, ChainHash};
 use super::checkpoint::Checkpoint;
+use super::file_identity::FileIdentity;
+use super::guard;
 use super::tables::{
     self, BY_AGENT, BY_TIME, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS, StateWrite,
 };
@@ -63,6 +65,10 @@ pub struct Writer {
     checkpoint_every: u64,
     failure: Arc<std::sync::Mutex<Option<String>>>,
     observer: Arc<std::sync::OnceLock<CommitObserver>>,
+    /// The open file's identity, checked around every commit.
+    identity: Option<FileIdentity>,
+    /// Set for good once the file is gone: every later commit fails with it.
+    fatal: Option<LogError>,
 }
 
 /// Called after every successful commit with its duration and record count.
@@ -106,7 +112,28 @@ impl Writer {
             checkpoint_every: checkpoint_every.max(1),
             failure,
             observer,
+            identity: None,
+            fatal: None,
         }
+    }
+
+    /// Check that `identity` still names the open log around every commit.
+    pub fn with_identity(mut self, identity: Option<FileIdentity>) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// `Ok` while the log file is the one opened; otherwise the error, kept
+    /// for every later commit.
+    fn check_file(&mut self) -> Result<(), LogError> {
+        if let Some(e) = &self.fatal {
+            return Err(e.clone());
+        }
+        if let Some(Err(e)) = self.identity.as_ref().map(FileIdentity::check) {
+            self.fatal = Some(e.clone());
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Serve jobs until every sender is gone, then write a final checkpoint.
@@ -122,6 +149,7 @@ impl Writer {
             self.serve(batch);
         }
         if self.head.seq > self.head.checkpointed
+            && self.fatal.is_none()
             && let Err(e) = self.commit(&[], true)
         {
             tracing::error!("cannot write the shutdown checkpoint: {e}");
@@ -173,11 +201,28 @@ impl Writer {
 
     /// Write `records` (and a checkpoint if due or `force_checkpoint`) in
     /// one durable transaction. The in-memory head moves only on success.
+    /// A commit into a log file that was deleted or replaced (checked
+    /// before and after it) fails, and so does every later one.
     fn commit(
         &mut self,
         records: &[PendingRecord],
         force_checkpoint: bool,
     ) -> Result<Option<Checkpoint>, LogError> {
+        self.check_file()?;
+        let (head, checkpoint) = guard::contain("writing to the log", || {
+            self.write(records, force_checkpoint)
+        })?;
+        self.check_file()?;
+        self.head = head;
+        Ok(checkpoint)
+    }
+
+    /// The transaction of [`Writer::commit`]; returns the new head.
+    fn write(
+        &self,
+        records: &[PendingRecord],
+        force_checkpoint: bool,
+    ) -> Result<(Head, Option<Checkpoint>), LogError> {
         let mut head = self.head;
         let mut txn = self.db.begin_write().map_err(LogError::storage)?;
         txn.set_durability(Durability::Immediate)
@@ -238,7 +283,6 @@ impl Writer {
             }
         }
         txn.commit().map_err(LogError::storage)?;
-        self.head = head;
-        Ok(checkpoint)
+        Ok((head, checkpoint))
     }
 }
