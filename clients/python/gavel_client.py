@@ -46,6 +46,7 @@ _CODE_FOR_STATUS = {
     401: "unauthorized",
     404: "not-found",
     405: "method-not-allowed",
+    408: "body-timeout",
     409: "conflict",
     413: "body-too-large",
     500: "internal",
