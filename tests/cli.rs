@@ -129,7 +129,7 @@ fn stream_keeps_order_and_replaces_bad_lines() {
 const BROKEN: &[(&str, &[&str])] = &[
     (
         "[[policy]]\nname = \"p\"\ncomponent = \"nope.wasm\"\npriority = 1\n",
-        &["policies.toml", "policy `p`", "cannot read component"],
+        &["policies.toml", "policy `p`", "nope.wasm could not be read"],
     ),
     (
         "[[policy]]\nname = \"p\"\ncomponent = \"{fixtures}/hostile_wrong_world.wasm\"\npriority = 1\n",
@@ -141,7 +141,7 @@ const BROKEN: &[(&str, &[&str])] = &[
     ),
     (
         "[[policy]]\nname = \"p\"\ncomponent = \"{shipped}/sensitive_actions.wasm\"\npriority = 1\nprioirty = 2\n",
-        &["policy `p`", "unknown field `prioirty`"],
+        &["policy `p`", "line 5", "unknown field `prioirty`"],
     ),
     (
         "[[policy]]\nname = \"p\"\ncomponent = \"{shipped}/sensitive_actions.wasm\"\npriority = 1\n[[policy]]\nname = \"p\"\ncomponent = \"{shipped}/sensitive_actions.wasm\"\npriority = 2\n",
