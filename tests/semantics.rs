@@ -196,15 +196,19 @@ fn no_applicable_policy_approves() {
     let d = decide(&set, r#"{"agent_id":"a","action":"read"}"#);
     assert_eq!(d.verdict, Verdict::Approve);
     assert!(d.policies.is_empty() && d.reasons.is_empty());
-    assert_eq!(
-        decide(&set, r#"{"agent_id":"a","action":"send_x"}"#).verdict,
-        Verdict::Deny
-    );
+    // applies_to matches ASCII-case-insensitively: another case of a
+    // listed action does not escape the policy.
+    for action in ["send_x", "SEND_x", "Send_X"] {
+        let request = format!(r#"{{"agent_id":"a","action":"{action}"}}"#);
+        assert_eq!(decide(&set, &request).verdict, Verdict::Deny, "{action}");
+    }
 }
 
 #[test]
-fn empty_policy_directory_approves() {
-    let set = load("").unwrap();
+fn a_manifest_naming_no_policy_approves_only_when_it_says_so() {
+    let e = load("").unwrap_err().to_string();
+    assert!(e.contains("approve_all = true"), "{e}");
+    let set = load("approve_all = true\n").unwrap();
     assert_eq!(
         decide(&set, r#"{"agent_id":"a","action":"x"}"#).verdict,
         Verdict::Approve
