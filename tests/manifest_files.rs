@@ -384,3 +384,52 @@ fn out_of_range_integers_name_the_policy_key_and_line() {
         }
     }
 }
+
+/// Other files an operator names on the command line: a FIFO given as a
+/// case file (`gavel test`) or as a decision log (`gavel replay`) is
+/// refused at once, naming it.
+#[test]
+fn fifos_named_on_the_command_line_are_refused_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tests = dir.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
+    let case_file = tests.join("cases.toml");
+    make(Bad::Fifo, &case_file, 0);
+    let log = dir.path().join("gavel.redb");
+    make(Bad::Fifo, &log, 0);
+    let shipped = common::shipped_dir();
+    let rows: [(Vec<&str>, &Path); 3] = [
+        (
+            vec!["test", &case_file.to_str().unwrap(), "--policies", &shipped],
+            &case_file,
+        ),
+        (
+            vec!["test", dir.path().to_str().unwrap(), "--policies", &shipped],
+            &case_file,
+        ),
+        (
+            vec![
+                "replay",
+                "--log",
+                log.to_str().unwrap(),
+                "--policies",
+                &shipped,
+            ],
+            &log,
+        ),
+    ];
+    for (args, named) in rows {
+        let out = gavel_within(&args, data.path(), Duration::from_secs(60));
+        let shown = format!("{}{}", common::stdout(&out), common::stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {shown}");
+        assert!(
+            shown.contains(&named.display().to_string()),
+            "{args:?}: {shown}"
+        );
+        assert!(
+            shown.contains("is not a regular file (it is a FIFO)"),
+            "{args:?}: {shown}"
+        );
+    }
+}

@@ -226,11 +226,13 @@ fn check_case(raw: RawCase, configs: &BTreeMap<String, String>) -> Result<Case, 
     })
 }
 
-/// Every case file under `path`: the file itself, or each `*.toml` in a
-/// directory named `tests` below it (skipping `target` and hidden
+/// Every case file under `path`: the file itself (anything but a
+/// directory), or each `*.toml` in a directory named `tests` below it (skipping `target` and hidden
 /// directories), in sorted order.
 pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    if path.is_file() {
+    // Anything but a directory is taken as a case file, and its loading
+    // says what is wrong with it (a FIFO, a device).
+    if !std::fs::metadata(path)?.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut found = Vec::new();

@@ -28,9 +28,14 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
-    // A FIFO or a device named as the log must not block or be read.
-    gavel::bounded_read::check_regular(&args.log)
-        .map_err(|e| anyhow::anyhow!("the decision log {} {e}", args.log.display()))?;
+    // A FIFO or a device named as the log must not block or be read. (A
+    // missing log is explained by `open_log`.)
+    match gavel::bounded_read::check_regular(&args.log) {
+        Err(gavel::bounded_read::BoundedReadError::Io(e))
+            if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("the decision log {} {e}", args.log.display()),
+        Ok(_) => {}
+    }
     let db = replay::open_log(&args.log)?;
     let set = replay::load_candidate(&args.policies, &args.data.data_dir)?;
     let jsonl = args.format == "jsonl";
