@@ -258,9 +258,9 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "{fixtures}/../common/mod.rs",
-        "is not a valid WebAssembly component",
+        "is not a WebAssembly component: it does not start with the WebAssembly magic number",
     ),
-    ("{fixtures}/missing.wasm", "cannot read component"),
+    ("{fixtures}/missing.wasm", "could not be read"),
 ];
 
 #[test]
