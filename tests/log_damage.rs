@@ -261,6 +261,13 @@ fn flipped_bits_never_panic_the_readers_nor_let_the_writer_use_a_damaged_log() {
             );
         } else {
             refused += 1;
+            // The refusal sticks: redb's integrity check may have rolled
+            // the file back to an intact commit, but the damage was
+            // recorded and the next open is refused too.
+            assert!(
+                !write_in_process(dir.path()),
+                "byte {offset} bit {bit}: a second open used the log the first refused"
+            );
         }
     }
     eprintln!(
@@ -321,6 +328,7 @@ fn the_binary_reports_damage_as_an_error_and_never_approves_on_a_damaged_log() {
                     err.contains("decision log"),
                     "{args:?}: unclear error: {err}"
                 );
+                assert!(!err.contains("another gavel process"), "{args:?}: {err}");
             }
         }
         let eval = gavel_in(
@@ -339,7 +347,11 @@ fn the_binary_reports_damage_as_an_error_and_never_approves_on_a_damaged_log() {
             refused += 1;
             assert!(!eval.status.success(), "byte {offset} bit {bit}");
             let err = common::stderr(&eval);
-            assert!(err.contains("decision log"), "unclear error: {err}");
+            assert!(
+                err.contains("the decision log is damaged"),
+                "unclear error: {err}"
+            );
+            assert!(!err.contains("another gavel process"), "{err}");
         }
         eprintln!(
             "byte {offset} bit {bit}: verify {}, eval {}",
@@ -348,6 +360,32 @@ fn the_binary_reports_damage_as_an_error_and_never_approves_on_a_damaged_log() {
         );
     }
     assert!(refused > 0, "no row hit a live page");
+}
+
+#[test]
+fn recorded_damage_fails_log_verify_and_eval_until_the_marker_is_removed() {
+    let p = pristine();
+    let dir = damaged_copy(0, 0, true);
+    let d = dir.path();
+    std::fs::write(d.join(LOG_FILE), &p.bytes).unwrap();
+    let marker = d.join(glog::DAMAGED_MARKER);
+    std::fs::write(&marker, "found damaged at noon\n").unwrap();
+    let policies = shipped_dir();
+    let approve = format!("{APPROVED}\n");
+    let verify = gavel_in(d, &["log", "verify"], None);
+    assert_eq!(verify.status.code(), Some(1), "{}", common::stderr(&verify));
+    assert!(common::stderr(&verify).contains("DAMAGED: found damaged at noon"));
+    let eval = gavel_in(d, &["eval", "--policies", &policies], Some(&approve));
+    assert_no_panic("eval", &eval);
+    assert!(!eval.status.success());
+    assert!(!common::stdout(&eval).contains("approve"));
+    assert!(common::stderr(&eval).contains("found damaged at noon"));
+    std::fs::remove_file(&marker).unwrap();
+    let verify = gavel_in(d, &["log", "verify"], None);
+    assert!(verify.status.success(), "{}", common::stderr(&verify));
+    let eval = gavel_in(d, &["eval", "--policies", &policies], Some(&approve));
+    assert!(eval.status.success(), "{}", common::stderr(&eval));
+    assert!(common::stdout(&eval).contains(r#""verdict":"approve""#));
 }
 
 // ---------------------------------------------------------------- vanished

@@ -68,24 +68,28 @@ pub fn refuse_if_marked(data_dir: &Path) -> Result<(), LogError> {
 pub fn check_storage(db: &mut Database, marker_dir: Option<&Path>) -> Result<(), LogError> {
     let outcome = guard::catch(|| db.check_integrity())
         .map_err(|why| guard::damaged("checking the log's integrity", &why))?;
-    let problem = match outcome {
-        Ok(true) => return Ok(()),
-        Ok(false) => "redb's integrity check found the log file damaged and rolled it back \
-                      to its last intact commit, which can drop acknowledged records"
-            .to_owned(),
-        Err(e) => format!("redb's integrity check failed: {e}"),
-    };
-    let problem = format!(
-        "the decision log was found damaged at {}: {problem}",
-        super::format_time(super::now_ms()).unwrap_or_default()
-    );
-    if let Some(dir) = marker_dir {
-        let path = marker_path(dir);
-        if let Err(e) = std::fs::write(&path, format!("{problem}\n")) {
-            tracing::error!("cannot write {}: {e}", path.display());
+    let stamp = super::format_time(super::now_ms()).unwrap_or_default();
+    match outcome {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            // The repair destroyed the evidence: record it, so that the
+            // next open does not take the rolled-back file for intact.
+            let problem = format!(
+                "redb's integrity check found the log file damaged at {stamp} and rolled it \
+                 back to its last intact commit, which can drop acknowledged records"
+            );
+            if let Some(dir) = marker_dir {
+                let path = marker_path(dir);
+                if let Err(e) = std::fs::write(&path, format!("{problem}\n")) {
+                    tracing::error!("cannot write {}: {e}", path.display());
+                }
+            }
+            Err(LogError::Damaged(problem))
         }
+        Err(e) => Err(LogError::Damaged(format!(
+            "redb's integrity check failed: {e}"
+        ))),
     }
-    Err(LogError::Damaged(problem))
 }
 
 /// Check that the head `(seq, hash)` read from `db` is the chain's last

@@ -211,3 +211,117 @@ fn a_failing_disk_stops_buffered_mode_for_good() {
     broken.store(false, Ordering::SeqCst);
     assert!(log.append(&decision("a", 0), 1).is_err(), "stays refused");
 }
+
+/// A head that is not the chain's last link is refused at open. Each row
+/// alters a closed 3-record log through redb (so redb's own checksums
+/// stay valid) and names the expected refusal.
+#[test]
+fn a_head_that_does_not_match_the_chain_is_refused_at_open() {
+    use crate::log::tables::{self as t, HEAD_KEY, META, RECORDS};
+    type Alter = fn(&redb::WriteTransaction);
+    let rows: [(&str, Alter, Option<&str>); 6] = [
+        ("intact", |_| {}, None),
+        (
+            "head names an earlier record",
+            |txn| {
+                let value = txn
+                    .open_table(RECORDS)
+                    .unwrap()
+                    .get(2)
+                    .unwrap()
+                    .unwrap()
+                    .value()
+                    .to_vec();
+                let (hash, _) = t::split_record(&value).unwrap();
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(HEAD_KEY, t::encode_head(2, &hash).as_slice())
+                    .unwrap();
+            },
+            Some("the head names record 2, but the last record is 3"),
+        ),
+        (
+            "head hash altered",
+            |txn| {
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(HEAD_KEY, t::encode_head(3, &[7u8; 32]).as_slice())
+                    .unwrap();
+            },
+            Some("the head's hash differs from record 3's chain hash"),
+        ),
+        (
+            "last record's bytes altered",
+            |txn| {
+                let mut records = txn.open_table(RECORDS).unwrap();
+                let mut value = records.get(3).unwrap().unwrap().value().to_vec();
+                let last = value.len() - 2;
+                value[last] ^= 1;
+                records.insert(3, value.as_slice()).unwrap();
+            },
+            Some("record 3 (the head) does not match its chain hash"),
+        ),
+        (
+            "head removed",
+            |txn| {
+                txn.open_table(META).unwrap().remove(HEAD_KEY).unwrap();
+            },
+            Some("the head record is missing, but the log holds records up to 3"),
+        ),
+        (
+            "last record removed",
+            |txn| {
+                txn.open_table(RECORDS).unwrap().remove(3).unwrap();
+            },
+            Some("the head names record 3, but the last record is 2"),
+        ),
+    ];
+    for (name, alter, expected) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+        for n in 0..3 {
+            log.append(&decision("a", n), 1).unwrap();
+        }
+        log.close().unwrap();
+        {
+            let db = Database::open(dir.path().join(LOG_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            alter(&txn);
+            txn.commit().unwrap();
+        }
+        match (
+            DecisionLog::open(dir.path(), LogOptions::default()),
+            expected,
+        ) {
+            (Ok(log), None) => log.close().unwrap(),
+            (Err(LogError::Damaged(text)), Some(want)) => {
+                assert!(text.contains(want), "{name}: {text}");
+            }
+            (Ok(_), Some(want)) => panic!("{name}: opened; expected {want:?}"),
+            (Err(e), _) => panic!("{name}: {e}, expected {expected:?}"),
+        }
+    }
+}
+
+/// Damage recorded by an earlier open (the marker) refuses the log until
+/// the marker is removed.
+#[test]
+fn recorded_damage_refuses_the_log_until_the_marker_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    DecisionLog::open(dir.path(), LogOptions::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    let marker = dir.path().join(crate::log::DAMAGED_MARKER);
+    std::fs::write(&marker, "found damaged at noon\n").unwrap();
+    let err = DecisionLog::open(dir.path(), LogOptions::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("damaged") && text.contains("found damaged at noon"),
+        "{text}"
+    );
+    assert!(text.contains(&marker.display().to_string()), "{text}");
+    std::fs::remove_file(&marker).unwrap();
+    DecisionLog::open(dir.path(), LogOptions::default())
+        .unwrap()
+        .close()
+        .unwrap();
+}
