@@ -3,7 +3,8 @@
 
 use crate::artifact_cache::{ArtifactCache, ArtifactSource};
 use crate::bindings::current as wit;
-use crate::engine::PolicyEngine;
+use crate::bounded_read::read_regular;
+use crate::engine::{IdleSlot, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT, PolicyEngine};
 use crate::load_error::LoadError;
 use crate::manifest::{Isolation, Limits, PolicyEntry};
 use crate::policy_failure::PolicyFailure;
@@ -17,7 +18,8 @@ use std::time::Instant;
 /// The WIT interface a policy component must export.
 pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.2.0";
 
-/// Most idle warm instances kept per policy.
+/// Most idle warm instances kept per policy (all policies together keep
+/// at most [`crate::engine::IDLE_SLOTS`]).
 const MAX_IDLE_INSTANCES: usize = 64;
 
 /// What a policy says about itself.
@@ -54,7 +56,17 @@ pub struct Policy {
     pub artifact: ArtifactSource,
     engine: PolicyEngine,
     pre: PolicyPre,
-    idle: Mutex<Vec<PolicyInstance>>,
+    idle: Mutex<Idle>,
+}
+
+/// A policy's warm instances, each holding one of the engine's idle
+/// slots.
+#[derive(Debug, Default)]
+struct Idle {
+    warm: Vec<(PolicyInstance, IdleSlot)>,
+    /// Set while the policy's generation is not live: instances given
+    /// back are dropped instead of kept.
+    parked: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -81,12 +93,14 @@ impl Policy {
             policy: entry.name.clone(),
             problem,
         };
-        let bytes = std::fs::read(&entry.component).map_err(|e| {
-            error(format!(
-                "cannot read component {}: {e}",
+        let bytes = read_regular(&entry.component, entry.max_component_bytes)
+            .map_err(|e| error(format!("component {} {e}", entry.component.display())))?;
+        if let Some(what) = not_a_component(&bytes) {
+            return Err(error(format!(
+                "{} is not a WebAssembly component: {what}",
                 entry.component.display()
-            ))
-        })?;
+            )));
+        }
         let digest_hex = hex::encode(Sha256::digest(&bytes));
         let (component, artifact) =
             cache
@@ -97,6 +111,22 @@ impl Policy {
                         entry.component.display()
                     ))
                 })?;
+        if let Some(needs) = component.resources_required() {
+            if needs.num_memories > MAX_MEMORIES_PER_COMPONENT {
+                return Err(error(format!(
+                    "{} defines {} linear memories; a policy may have at most {MAX_MEMORIES_PER_COMPONENT}",
+                    entry.component.display(),
+                    needs.num_memories
+                )));
+            }
+            if needs.num_tables > MAX_TABLES_PER_COMPONENT {
+                return Err(error(format!(
+                    "{} defines {} tables; a policy may have at most {MAX_TABLES_PER_COMPONENT}",
+                    entry.component.display(),
+                    needs.num_tables
+                )));
+            }
+        }
         let pre = engine
             .linker()
             .instantiate_pre(&component)
@@ -108,6 +138,7 @@ impl Policy {
                     entry.component.display()
                 ))
             })?;
+        let checkout = engine.checkout();
         let mut first = PolicyInstance::new(engine, &pre, &entry.limits, &entry.config).map_err(
             |e| match e {
                 InstanceError::ConfigRejected(why) => error(format!("config rejected: {why}")),
@@ -119,10 +150,17 @@ impl Policy {
         let meta = first
             .metadata(&entry.limits)
             .map_err(|f| error(format!("metadata call failed: {}", f.message(&entry.name))))?;
-        let idle = match entry.isolation {
-            Isolation::Warm => vec![first],
-            Isolation::Fresh => Vec::new(),
+        let mut idle = Idle::default();
+        let slot = match entry.isolation {
+            Isolation::Warm => engine.idle_slot(),
+            Isolation::Fresh => None,
         };
+        match slot {
+            Some(slot) => idle.warm.push((first, slot)),
+            None => drop(first),
+        }
+        // Only now: the instance is idle (holding an idle slot) or gone.
+        drop(checkout);
         Ok(Policy {
             digest: format!("sha256:{digest_hex}"),
             metadata: Metadata {
@@ -163,6 +201,7 @@ impl Policy {
     pub fn evaluate(&self, request: &wit::Request) -> PolicyResult {
         let started = Instant::now();
         let limits = &self.entry.limits;
+        let checkout = self.engine.checkout();
         let mut instance = match self.take_instance() {
             Ok(instance) => instance,
             Err(failure) => {
@@ -176,9 +215,13 @@ impl Policy {
         let (outcome, fuel) = instance.evaluate(request, limits);
         if outcome.is_ok() && self.entry.isolation == Isolation::Warm {
             self.return_instance(instance);
+        } else {
+            // After a trap an instance is unusable, and in fresh mode it
+            // is used once.
+            drop(instance);
         }
-        // Otherwise the instance is dropped: after a trap it is unusable,
-        // and in fresh mode it is used once.
+        // Only now: the instance is idle (holding an idle slot) or gone.
+        drop(checkout);
         PolicyResult {
             outcome,
             fuel,
@@ -186,14 +229,39 @@ impl Policy {
         }
     }
 
+    /// Drop every idle instance and keep none until [`Policy::unpark`]:
+    /// for a policy whose generation is no longer live, so that its warm
+    /// instances give their slots back to the live set. Instances in use
+    /// by decisions still running on it are dropped when given back.
+    pub fn park(&self) {
+        let warm = {
+            let mut idle = self.lock_idle();
+            idle.parked = true;
+            std::mem::take(&mut idle.warm)
+        };
+        drop(warm);
+    }
+
+    /// Keep warm instances again (the policy's generation is live); they
+    /// are made on demand.
+    pub fn unpark(&self) {
+        self.lock_idle().parked = false;
+    }
+
+    /// Warm instances kept idle now.
+    pub fn idle_instances(&self) -> usize {
+        self.lock_idle().warm.len()
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle instance, or a new one. The caller holds a checkout slot.
     fn take_instance(&self) -> Result<PolicyInstance, PolicyFailure> {
         if self.entry.isolation == Isolation::Warm {
-            let reused = self
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            if let Some(instance) = reused {
+            let reused = self.lock_idle().warm.pop();
+            if let Some((instance, _slot)) = reused {
                 return Ok(instance);
             }
         }
@@ -211,11 +279,51 @@ impl Policy {
         })
     }
 
+    /// Keep `instance` warm, unless the policy is parked or has enough
+    /// idle instances, or the engine's idle slots are all taken: then it
+    /// is dropped (outside the lock: dropping a store takes microseconds).
     fn return_instance(&self, instance: PolicyInstance) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_INSTANCES {
-            idle.push(instance);
+        let mut idle = self.lock_idle();
+        if idle.parked || idle.warm.len() >= MAX_IDLE_INSTANCES {
+            drop(idle);
+            drop(instance);
+            return;
         }
+        match self.engine.idle_slot() {
+            Some(slot) => idle.warm.push((instance, slot)),
+            None => {
+                drop(idle);
+                drop(instance);
+            }
+        }
+    }
+}
+
+/// Why `bytes` cannot be a component, described without quoting them (a
+/// file named by mistake may hold anything, `/etc/passwd` included), or
+/// `None` when its header is a component's.
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const MAGIC: &[u8; 4] = b"\0asm";
+    let Some(header) = bytes.get(..8) else {
+        return Some(format!(
+            "it is {} bytes long, shorter than a WebAssembly header",
+            bytes.len()
+        ));
+    };
+    if !header.starts_with(MAGIC) {
+        return Some(format!(
+            "it does not start with the WebAssembly magic number (a {}-byte file of something else)",
+            bytes.len()
+        ));
+    }
+    // Bytes 4..8: version 1 and layer 0 is a core module; layer 1 is a
+    // component.
+    match header.get(6..8) {
+        Some([1, 0]) => None,
+        Some([0, 0]) => Some(
+            "it is a core WebAssembly module, not a component (build for wasm32-wasip2, or run `wasm-tools component new`)".to_owned(),
+        ),
+        _ => Some("its WebAssembly header has an unknown version or layer".to_owned()),
     }
 }
 

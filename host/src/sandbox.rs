@@ -72,19 +72,25 @@ impl ResourceLimiter for SandboxLimiter {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
+    // A store holds one policy instance: the same caps as the pooling
+    // allocator's per component (see `crate::engine::POOL_SLOTS`).
     fn instances(&self) -> usize {
         // A component holds a handful of core instances (the program, the
         // WASI adapter, shims); Python components hold more.
-        64
+        per_component(crate::engine::MAX_CORE_INSTANCES_PER_COMPONENT)
     }
 
     fn tables(&self) -> usize {
-        64
+        per_component(crate::engine::MAX_TABLES_PER_COMPONENT)
     }
 
     fn memories(&self) -> usize {
-        16
+        per_component(crate::engine::MAX_MEMORIES_PER_COMPONENT)
     }
+}
+
+fn per_component(cap: u32) -> usize {
+    usize::try_from(cap).unwrap_or(usize::MAX)
 }
 
 /// The wall clock a policy sees: the timestamp of the request it is judging.
