@@ -8,10 +8,19 @@
 //! started with, and each reports and logs exactly one generation. A
 //! failed reload leaves the live set as it is, and is logged and kept in
 //! the status.
+//!
+//! Reloads run one at a time, but a rollback never waits for one: only
+//! the swap itself (a log record and a pointer store) is serialized. A
+//! reload still loading when a rollback completes is set aside when it
+//! finishes (logged and reported as a refused change, naming the
+//! rollback): the operator's choice stands until the policy directory
+//! changes again. A generation that stops being live drops its warm
+//! instances (see [`crate::engine::POOL_SLOTS`]); one rolled back to warms
+//! up again on demand.
 
 use crate::artifact_cache::ArtifactCache;
 use crate::decision::{Decision, Reason, Verdict};
-use crate::engine::PolicyEngine;
+use crate::engine::{MAX_POLICIES, PolicyEngine};
 use crate::escalation::{
     DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
 };
@@ -22,6 +31,7 @@ use crate::log::{
     Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
     keys, now_ms,
 };
+use crate::manifest::Manifest;
 use crate::policy_set::{PolicySet, RUNTIME_POLICY};
 use crate::request::Request;
 use arc_swap::ArcSwap;
@@ -72,6 +82,15 @@ pub enum RuntimeError {
     /// A rollback named a generation that is not kept.
     #[error("generation {0} is not kept (kept: {1:?})")]
     UnknownGeneration(u64, Vec<u64>),
+    /// A reload finished after a rollback that completed while it was
+    /// loading: it was set aside, and the rolled-back-to generation stays.
+    #[error(
+        "the policy change being loaded was set aside: generation {live} was rolled back to while it loaded, and stays live (change the policy directory again to reload)"
+    )]
+    Superseded {
+        /// The generation the rollback put live.
+        live: u64,
+    },
 }
 
 /// What happened to the live set; sent to subscribers.
@@ -113,6 +132,9 @@ pub struct Status {
     pub kept: Vec<u64>,
     /// The last refused change: (when, why).
     pub last_rejection: Option<(i64, String)>,
+    /// When the reload in progress began (UTC ms), if one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reloading_since_ms: Option<i64>,
 }
 
 /// The status file's name in the data directory.
@@ -144,8 +166,12 @@ pub struct Runtime {
     escalations: Escalations,
     escalation_timeout: Duration,
     state: Mutex<State>,
-    /// One reload at a time (reloads are slow; decisions never take this).
+    /// One reload at a time (reloads are slow; decisions and rollbacks
+    /// never take this).
     reloading: Mutex<()>,
+    /// One swap of the live set at a time (a log record and a store: held
+    /// briefly, never while loading).
+    swapping: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -159,6 +185,11 @@ struct State {
     next_generation: u64,
     last_rejection: Option<(i64, String)>,
     subscribers: Vec<Sender<GenerationChange>>,
+    /// Rollbacks so far: a reload that sees this change while it loads is
+    /// set aside.
+    rollbacks: u64,
+    /// When the reload in progress began.
+    reloading_since_ms: Option<i64>,
 }
 
 impl Runtime {
@@ -220,8 +251,11 @@ impl Runtime {
                 next_generation: number + 1,
                 last_rejection: None,
                 subscribers: Vec::new(),
+                rollbacks: 0,
+                reloading_since_ms: None,
             }),
             reloading: Mutex::new(()),
+            swapping: Mutex::new(()),
         };
         runtime.write_status();
         Ok(runtime)
@@ -350,67 +384,99 @@ impl Runtime {
     }
 
     /// Rebuild the policy set from the directory and swap it in, unless the
-    /// directory has not changed since it was last acted on. Runs on the caller's thread; decisions go on, on
-    /// the live set, meanwhile. A refused change is logged, kept in the
-    /// status, sent to subscribers and returned as the error; the live set
-    /// stays.
+    /// directory has not changed since it was last acted on. Runs on the
+    /// caller's thread; decisions go on, on the live set, meanwhile, and a
+    /// rollback may complete meanwhile (then this reload is set aside:
+    /// [`RuntimeError::Superseded`]). A refused change is logged, kept in
+    /// the status, sent to subscribers and returned as the error; the live
+    /// set stays.
     pub fn reload(&self) -> Result<ReloadOutcome, RuntimeError> {
+        self.reload_pausing(|| ())
+    }
+
+    /// [`Runtime::reload`], running `pause` once the new generation is
+    /// built (or refused) and before it may go live: lets a test hold a
+    /// reload in progress, as a slow disk or a long compile would.
+    #[doc(hidden)]
+    pub fn reload_pausing(&self, pause: impl FnOnce()) -> Result<ReloadOutcome, RuntimeError> {
         let _one_at_a_time = self
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let live = self.live.load_full();
         let now = fingerprint(&self.dir);
-        let number = {
+        let (number, rollbacks) = {
             let mut state = self.lock_state();
+            let live = self.live.load();
             let unchanged = now == state.acted_on || now == Some(live.fingerprint);
             state.acted_on = now;
             if unchanged {
                 return Ok(ReloadOutcome::Unchanged);
             }
-            state.next_generation
+            state.reloading_since_ms = Some(now_ms());
+            (state.next_generation, state.rollbacks)
         };
-        match build(
+        self.write_status();
+        tracing::info!("reloading the policies in {}", self.dir.display());
+        let built = build(
             &self.dir,
             &self.engine,
             &self.cache,
             self.redaction_key,
             number,
-        ) {
+        );
+        pause();
+        let _swap = self.swapping.lock().unwrap_or_else(PoisonError::into_inner);
+        let superseded = {
+            let mut state = self.lock_state();
+            state.reloading_since_ms = None;
+            state.rollbacks != rollbacks
+        };
+        let error = match built {
+            Ok(_) if superseded => RuntimeError::Superseded {
+                live: self.live.load().number,
+            },
             Ok(g) => {
-                self.go_live(Arc::new(g), "reload")?;
-                Ok(ReloadOutcome::Swapped(number))
+                let swapped = self.go_live(Arc::new(g), "reload");
+                if swapped.is_err() {
+                    // The status no longer shows the reload in progress.
+                    self.write_status();
+                }
+                swapped?;
+                return Ok(ReloadOutcome::Swapped(number));
             }
-            Err(e) => {
-                let error = e.to_string();
-                tracing::error!(
-                    "policy reload refused, generation {} stays live: {error}",
-                    live.number
-                );
-                let event = LogEvent::PolicySetRejected {
-                    dir: self.dir.display().to_string(),
-                    error: error.clone(),
-                };
-                let logged = self.log.append(&event, live.number);
-                let mut state = self.lock_state();
-                state.last_rejection = Some((now_ms(), error.clone()));
-                notify(&mut state.subscribers, GenerationChange::Rejected { error });
-                drop(state);
-                self.write_status();
-                logged?;
-                Err(e.into())
-            }
-        }
+            Err(e) => e.into(),
+        };
+        self.refuse(&error)?;
+        Err(error)
+    }
+
+    /// Log, keep in the status and announce a change that did not go
+    /// live. The caller holds the swap lock.
+    fn refuse(&self, error: &RuntimeError) -> Result<(), RuntimeError> {
+        let error = error.to_string();
+        let live = self.live.load().number;
+        tracing::error!("policy reload refused, generation {live} stays live: {error}");
+        let event = LogEvent::PolicySetRejected {
+            dir: self.dir.display().to_string(),
+            error: error.clone(),
+        };
+        let logged = self.log.append(&event, live);
+        let mut state = self.lock_state();
+        state.last_rejection = Some((now_ms(), error.clone()));
+        notify(&mut state.subscribers, GenerationChange::Rejected { error });
+        drop(state);
+        self.write_status();
+        logged?;
+        Ok(())
     }
 
     /// Put a kept generation back live: `Some(n)` for generation `n`,
     /// `None` for the one before the live one. It keeps its number, so its
-    /// decisions report the generation whose policies made them.
+    /// decisions report the generation whose policies made them. Never
+    /// waits for a reload in progress; that reload is set aside when it
+    /// finishes.
     pub fn rollback(&self, generation: Option<u64>) -> Result<u64, RuntimeError> {
-        let _one_at_a_time = self
-            .reloading
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _swap = self.swapping.lock().unwrap_or_else(PoisonError::into_inner);
         let live = self.live.load().number;
         let (target, kept) = {
             let state = self.lock_state();
@@ -427,13 +493,24 @@ impl Runtime {
         ))?;
         let number = target.number;
         self.go_live(target, "rollback")?;
+        self.lock_state().rollbacks += 1;
         Ok(number)
     }
 
-    /// Swap `g` in, log it, remember it, tell subscribers.
+    /// Swap `g` in, log it, remember it, tell subscribers. The generation
+    /// it replaces drops its warm instances. The caller holds the swap
+    /// lock.
     fn go_live(&self, g: Arc<Generation>, cause: &str) -> Result<(), RuntimeError> {
         log_live(&self.log, &self.dir, &g, cause)?;
-        self.live.store(g.clone());
+        for policy in g.policies() {
+            policy.unpark();
+        }
+        let old = self.live.swap(g.clone());
+        if old.number != g.number {
+            for policy in old.policies() {
+                policy.park();
+            }
+        }
         let mut state = self.lock_state();
         state.kept.retain(|k| k.number != g.number);
         state.kept.push_back(g.clone());
@@ -476,6 +553,7 @@ impl Runtime {
                 .collect(),
             kept,
             last_rejection: state.last_rejection.clone(),
+            reloading_since_ms: state.reloading_since_ms,
         }
     }
 
@@ -499,7 +577,17 @@ fn build(
     number: u64,
 ) -> Result<Generation, LoadError> {
     let before = fingerprint(dir);
-    let set = PolicySet::load(dir, engine, cache)?;
+    let manifest = Manifest::load(dir)?;
+    if manifest.policies.len() > MAX_POLICIES {
+        return Err(LoadError::Manifest {
+            problem: format!(
+                "it names {} policies; a policy set may hold at most {MAX_POLICIES} (so that the live set and a reload's candidate each keep a warm instance of every policy in the instance pool)",
+                manifest.policies.len()
+            ),
+            file: manifest.file,
+        });
+    }
+    let set = PolicySet::from_manifest(manifest, engine, cache)?;
     set.smoke_test()?;
     let redactor = Redactor::new(redaction_key, set.redact_paths().to_vec());
     Ok(Generation {
