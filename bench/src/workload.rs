@@ -17,7 +17,7 @@
 //! | `ordinary` | 18 | search, read, summarize, ticket, CRM, SQL, meeting, report | approve |
 //! | `forbidden` | 5 | `delete_account`, `access_payment_details`, `change_pricing_tiers`, `modify_own_instructions` | deny `forbidden-action` |
 //! | `approval-required` | 6 | `delete_*` (incl. `delete_` itself and `delete_account_backup`), `contract_modification`, `external_vendor_communication` | escalate `approval-required` |
-//! | `action-near-miss` | 4 | names next to a listed one: `undelete_file`, `delete`, `Delete_account`, `send_emails`, `execute_transactions`, `http_get`, `quote_price` with a USD or EUR amount, ...; some carry PII | approve (lists match exactly; only `delete_*` is a prefix) |
+//! | `action-near-miss` | 4 | names next to a listed one: `undelete_file`, `delete`, `remove_account`, `send_emails`, `execute_transactions`, `http_get`, `quote_price` with a USD or EUR amount, ...; some carry PII | approve (lists match whole names, ignoring ASCII case, so near misses differ by more than case; only `delete_*` is a prefix) |
 //! | `transaction-limit` | 18 | `execute_transaction`, `issue_refund`, `make_payment` with amounts just below, at, one ulp above and a cent above each `max` and `approval_above` of the agent's limit (or the `default` max 0), and random amounts up to 1.6x the max; USD, `usd`/`Usd`, or no currency | approve, escalate `approval-threshold`, deny `over-limit` |
 //! | `transaction-currency` | 4 | the same actions in EUR, GBP, JPY, CAD, CHF, MXN, `US$`, `USD ` (trailing space), with amounts under and over the limit | deny `currency-mismatch` |
 //! | `transaction-no-amount` | 2 | the same actions with no amount (absent or `null`) | deny `amount-required` |
@@ -174,7 +174,7 @@ impl Category {
                 "`delete_*`, `contract_modification`, `external_vendor_communication` → escalate `approval-required`"
             }
             Category::ActionNearMiss => {
-                "names next to listed ones (`undelete_file`, `send_emails`, `Delete_account`, ...) → approve"
+                "names next to listed ones (`undelete_file`, `send_emails`, `remove_account`, ...) → approve"
             }
             Category::TransactionLimit => {
                 "transactions at, just below and just above every `max` and `approval_above` → approve / escalate `approval-threshold` / deny `over-limit` (and the clock, for `execute_transaction`)"
@@ -418,8 +418,8 @@ const ACTION_NEAR_MISS: [&str; 19] = [
     "undelete_file",
     "delete",
     "deleteaccount",
-    "Delete_account",
-    "DELETE_ACCOUNT",
+    "remove_account",
+    "account_delete",
     "access_payment_detail",
     "send_emails",
     "send_email_draft",

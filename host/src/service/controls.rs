@@ -44,6 +44,14 @@ pub async fn set_kill_switch(
             "field `agent` must not be empty (omit it for the fleet-wide switch)",
         ));
     }
+    if let Some(a) = agent.as_deref()
+        && let Err(e) = service.runtime.kill_switch().state().check_agent(a, engaged)
+    {
+        return Err(ApiError::invalid(
+            Some("agent"),
+            format!("field `agent`: {e}"),
+        ));
+    }
     let state = service
         .blocking(move |rt| rt.set_kill_switch(engaged, agent.as_deref(), &actor, &reason))
         .await?
