@@ -87,7 +87,8 @@ pub fn check_storage(db: &mut Database, marker_dir: Option<&Path>) -> Result<(),
             Err(LogError::Damaged(problem))
         }
         Err(e) => Err(LogError::Damaged(format!(
-            "redb's integrity check failed: {e}"
+            "redb's integrity check failed: {e} (gavel log verify names the first bad record; \
+             restore the log from a backup, or move it aside to start a new one)"
         ))),
     }
 }
