@@ -77,7 +77,10 @@ impl std::fmt::Debug for PolicyInstance {
 
 impl PolicyInstance {
     /// Instantiate the policy and build its evaluator from `config`, under
-    /// `limits` (fresh fuel and deadline for the constructor).
+    /// `limits` (fresh fuel and deadline for the constructor). This takes
+    /// none of the pool's shares (see [`crate::engine::POOL_SLOTS`]):
+    /// [`crate::policy::Policy`] holds a checkout slot around every call;
+    /// other callers that keep instances must hold one too.
     pub fn new(
         engine: &PolicyEngine,
         pre: &PolicyPre,
