@@ -64,7 +64,11 @@ pub fn validate_identifier(name: &str) -> Result<(), IdentifierError> {
     if name.is_empty() {
         return Err(IdentifierError::Empty);
     }
-    if let Some((position, character)) = name.chars().enumerate().find(|(_, c)| !is_identifier_char(*c)) {
+    if let Some((position, character)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !is_identifier_char(*c))
+    {
         return Err(IdentifierError::BadCharacter {
             position,
             character,
@@ -140,7 +144,7 @@ mod tests {
             ("delete_account\n", false),
             ("delete_account\u{0}", false),
             ("delete\u{00a0}account", false),
-            ("dеlete_account", false), // Cyrillic `е`
+            ("dеlete_account", false),  // Cyrillic `е`
             ("ｄelete_account", false), // full-width `ｄ`
             ("delete*", false),
             ("delete@account", false),
@@ -159,7 +163,10 @@ mod tests {
     fn errors_describe_invisible_characters_by_code_point() {
         let e = validate_identifier("delete\u{200b}account").unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("U+200B (zero-width space) at character 6"), "{text}");
+        assert!(
+            text.contains("U+200B (zero-width space) at character 6"),
+            "{text}"
+        );
         assert!(!text.contains('\u{200b}'));
     }
 
