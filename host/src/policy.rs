@@ -3,7 +3,7 @@
 
 use crate::artifact_cache::{ArtifactCache, ArtifactSource};
 use crate::bindings::current as wit;
-use crate::bounded_read::read_regular;
+use crate::bounded_read::{BoundedReadError, read_regular};
 use crate::engine::{IdleSlot, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT, PolicyEngine};
 use crate::load_error::LoadError;
 use crate::manifest::{Isolation, Limits, PolicyEntry};
@@ -93,18 +93,42 @@ impl Policy {
             policy: entry.name.clone(),
             problem,
         };
-        let bytes = read_regular(&entry.component, entry.max_component_bytes)
-            .map_err(|e| error(format!("component {} {e}", entry.component.display())))?;
-        if let Some(what) = not_a_component(&bytes) {
+        let bytes = read_regular(&entry.component, entry.max_component_bytes).map_err(|e| {
+            let hint = match e {
+                BoundedReadError::TooLarge { .. } => " (raise `max_component_mb` in policies.toml)",
+                _ => "",
+            };
+            error(format!("component {} {e}{hint}", entry.component.display()))
+        })?;
+        Self::from_bytes(engine, cache, entry, manifest_file, &bytes)
+    }
+
+    /// Load `entry` from its component's bytes, already read (so that a
+    /// set goes live from exactly the bytes that were fingerprinted): check
+    /// the header, hash, compile (or take from the cache), check its world,
+    /// instantiate it once with its config and read its metadata.
+    pub fn from_bytes(
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+        entry: PolicyEntry,
+        manifest_file: &Path,
+        bytes: &[u8],
+    ) -> Result<Self, LoadError> {
+        let error = |problem: String| LoadError::Policy {
+            file: manifest_file.to_path_buf(),
+            policy: entry.name.clone(),
+            problem,
+        };
+        if let Some(what) = not_a_component(bytes) {
             return Err(error(format!(
                 "{} is not a WebAssembly component: {what}",
                 entry.component.display()
             )));
         }
-        let digest_hex = hex::encode(Sha256::digest(&bytes));
+        let digest_hex = hex::encode(Sha256::digest(bytes));
         let (component, artifact) =
             cache
-                .load(engine.engine(), &digest_hex, &bytes)
+                .load(engine.engine(), &digest_hex, bytes)
                 .map_err(|e| {
                     error(format!(
                         "{} is not a valid WebAssembly component: {e}",

@@ -22,7 +22,8 @@
 use crate::artifact_cache::ArtifactCache;
 use crate::bindings::current as wit;
 use crate::decision::{Decision, Finding, PolicyRun, Reason, RunVerdict, Verdict};
-use crate::engine::PolicyEngine;
+use crate::engine::{MAX_POLICIES, PolicyEngine};
+use crate::generation::Snapshot;
 use crate::identifier::identifier_key;
 use crate::load_error::LoadError;
 use crate::manifest::{AgentEntry, Manifest, Mode, OnError};
@@ -65,25 +66,70 @@ impl PolicySet {
         engine: &PolicyEngine,
         cache: &ArtifactCache,
     ) -> Result<Self, LoadError> {
+        check_size(&manifest)?;
         let file = manifest.file.clone();
-        let mut policies = manifest
+        let policies = manifest
             .policies
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|entry| Policy::load(engine, cache, entry, &file))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::assemble(manifest, policies))
+    }
+
+    /// Build the set a [`Snapshot`] describes from the very bytes it read
+    /// and fingerprinted, so that a file rewritten during the load cannot
+    /// mix two versions into one set.
+    pub fn from_snapshot(
+        snapshot: Snapshot,
+        engine: &PolicyEngine,
+        cache: &ArtifactCache,
+    ) -> Result<Self, LoadError> {
+        let Snapshot {
+            manifest,
+            components,
+            ..
+        } = snapshot;
+        check_size(&manifest)?;
+        if components.len() != manifest.policies.len() {
+            return Err(LoadError::Manifest {
+                file: manifest.file.clone(),
+                problem:
+                    "the snapshot holds a different number of components than the manifest names"
+                        .to_owned(),
+            });
+        }
+        let file = manifest.file.clone();
+        let policies = manifest
+            .policies
+            .iter()
+            .cloned()
+            .zip(components)
+            .map(|(entry, bytes)| Policy::from_bytes(engine, cache, entry, &file, &bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::assemble(manifest, policies))
+    }
+
+    /// The set from a manifest and its loaded policies, in evaluation
+    /// order.
+    fn assemble(manifest: Manifest, mut policies: Vec<Policy>) -> Self {
         policies.sort_by(|a, b| {
             b.entry
                 .priority
                 .cmp(&a.entry.priority)
                 .then_with(|| a.entry.name.cmp(&b.entry.name))
         });
-        Ok(PolicySet {
-            dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        PolicySet {
+            dir: manifest
+                .file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
             require_registered_agents: manifest.require_registered_agents,
             agents: manifest.agents,
             policies,
             redact: manifest.redact,
-        })
+        }
     }
 
     /// The directory this set was loaded from.
@@ -274,6 +320,21 @@ fn refused(request: &Request, code: &str, message: String) -> Decision {
 }
 
 /// The request as policies receive it, with the registry's facts.
+/// A set larger than the instance pool can keep warm is refused at load,
+/// not left to fail decisions once live.
+fn check_size(manifest: &Manifest) -> Result<(), LoadError> {
+    if manifest.policies.len() > MAX_POLICIES {
+        return Err(LoadError::Manifest {
+            problem: format!(
+                "it names {} policies; a policy set may hold at most {MAX_POLICIES} (so that the live set and a reload's candidate each keep a warm instance of every policy in the instance pool)",
+                manifest.policies.len()
+            ),
+            file: manifest.file.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
     wit::Request {
         request_id: request.request_id.clone(),

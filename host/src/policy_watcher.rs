@@ -6,7 +6,9 @@
 //! counts: written in place, replaced by rename, copied in, deleted.
 //! Events are debounced, editor temporary files are ignored, and the
 //! reload itself skips content whose fingerprint did not change. Reloads
-//! run on the watcher's thread, never on a decision's.
+//! run on a reload thread of their own, never on a decision's, and never
+//! on the thread that serves rollback requests: a reload that hangs (a slow
+//! disk, a long compile) cannot hold up `gavel policies rollback`.
 //!
 //! A write in place (`cat > policies.toml`, `cp`, most editors) truncates
 //! the file first and fills it afterwards, so for a moment the directory
@@ -26,7 +28,7 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The directory (in the data directory) where `gavel policies rollback`
@@ -51,7 +53,87 @@ const MAX_ROLLBACK_REQUEST_BYTES: u64 = 1024;
 /// stops watching.
 pub struct PolicyWatcher {
     debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    reloads: ReloadThread,
     watched: Vec<PathBuf>,
+}
+
+/// The reload thread: woken by the watcher, it lets the directory settle
+/// and reloads; a change that arrives during a reload wakes it once more.
+struct ReloadThread {
+    signal: Arc<(Mutex<ReloadSignal>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct ReloadSignal {
+    wanted: bool,
+    stop: bool,
+}
+
+impl ReloadThread {
+    fn start(runtime: Arc<Runtime>) -> std::io::Result<Self> {
+        let signal: Arc<(Mutex<ReloadSignal>, Condvar)> = Arc::default();
+        let theirs = signal.clone();
+        let thread = std::thread::Builder::new()
+            .name("gavel-reload".to_owned())
+            .spawn(move || {
+                let (lock, wake) = &*theirs;
+                loop {
+                    {
+                        let mut s = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                        while !s.wanted && !s.stop {
+                            s = wake.wait(s).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if s.stop {
+                            return;
+                        }
+                        s.wanted = false;
+                    }
+                    if settled(&runtime) {
+                        reload(&runtime);
+                    }
+                }
+            })?;
+        Ok(ReloadThread {
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    fn request(signal: &(Mutex<ReloadSignal>, Condvar)) {
+        let (lock, wake) = signal;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).wanted = true;
+        wake.notify_one();
+    }
+}
+
+impl Drop for ReloadThread {
+    /// Stop the thread and wait for it (and its hold on the runtime) to go;
+    /// a reload under way finishes first.
+    fn drop(&mut self) {
+        {
+            let (lock, wake) = &*self.signal;
+            lock.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+            wake.notify_one();
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the policy reload thread panicked");
+        }
+    }
+}
+
+fn reload(runtime: &Runtime) {
+    match runtime.reload() {
+        Ok(ReloadOutcome::Swapped(n)) => tracing::info!("policy change: generation {n} is live"),
+        Ok(ReloadOutcome::Unchanged) => {
+            tracing::debug!("policy directory touched, content unchanged")
+        }
+        // Already logged, recorded and kept in the status (a refused
+        // change, or one set aside by a rollback made while it loaded).
+        Err(_) => {}
+    }
 }
 
 impl std::fmt::Debug for PolicyWatcher {
@@ -76,43 +158,40 @@ impl PolicyWatcher {
         std::fs::create_dir_all(&control)?;
         let target = runtime.clone();
         let control_dir = control.clone();
-        let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
-            match result {
-                Ok(events) => {
-                    let paths: Vec<&PathBuf> =
-                        events.iter().flat_map(|e| e.event.paths.iter()).collect();
-                    if paths.iter().any(|p| p.starts_with(&control_dir)) {
-                        serve_rollback(&target, &control_dir.join(ROLLBACK_FILE));
-                    }
-                    let relevant = paths
-                        .iter()
-                        .any(|p| !p.starts_with(&control_dir) && !is_editor_temporary(p));
-                    if relevant && settled(&target) {
-                        match target.reload() {
-                            Ok(ReloadOutcome::Swapped(n)) => {
-                                tracing::info!("policy change: generation {n} is live")
-                            }
-                            Ok(ReloadOutcome::Unchanged) => {
-                                tracing::debug!("policy directory touched, content unchanged")
-                            }
-                            // Already logged, recorded and kept in the status.
-                            Err(_) => {}
+        let reloads = ReloadThread::start(runtime.clone())?;
+        let signal = reloads.signal.clone();
+        let mut debouncer =
+            new_debouncer(
+                debounce,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) => {
+                        let paths: Vec<&PathBuf> =
+                            events.iter().flat_map(|e| e.event.paths.iter()).collect();
+                        if paths.iter().any(|p| p.starts_with(&control_dir)) {
+                            serve_rollback(&target, &control_dir.join(ROLLBACK_FILE));
+                        }
+                        let relevant = paths
+                            .iter()
+                            .any(|p| !p.starts_with(&control_dir) && !is_editor_temporary(p));
+                        if relevant {
+                            ReloadThread::request(&signal);
                         }
                     }
-                }
-                Err(errors) => {
-                    for e in errors {
-                        tracing::error!("watching the policy directory: {e}");
+                    Err(errors) => {
+                        for e in errors {
+                            tracing::error!("watching the policy directory: {e}");
+                        }
                     }
-                }
-            }
-        })?;
+                },
+            )?;
         for dir in &dirs {
             debouncer.watch(dir, RecursiveMode::NonRecursive)?;
         }
         debouncer.watch(&control, RecursiveMode::NonRecursive)?;
         Ok(PolicyWatcher {
             debouncer,
+            reloads,
             watched: dirs.into_iter().collect(),
         })
     }
@@ -121,6 +200,7 @@ impl PolicyWatcher {
     /// the runtime) is gone.
     pub fn stop(self) {
         self.debouncer.stop();
+        drop(self.reloads);
     }
 
     /// The directories watched.

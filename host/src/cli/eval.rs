@@ -68,8 +68,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<u8> {
     let runtime = Runtime::start(&args.policies, &args.data.data_dir, args.log.options())
         .with_context(|| {
             format!(
-                "cannot start with policies from {}",
-                args.policies.display()
+                "cannot start (policies from {}, data in {})",
+                args.policies.display(),
+                args.data.data_dir.display()
             )
         })?;
     if let Some(text) = &args.action {

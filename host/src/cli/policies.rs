@@ -151,6 +151,9 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
     for (name, digest) in &s.policies {
         println!("  {name:<24} {digest}");
     }
+    if let Some(t) = s.reloading_since_ms {
+        println!("reloading since {}", time(t));
+    }
     println!("kept for rollback: {:?}", s.kept);
     match &s.last_rejection {
         Some((at, why)) => println!("last refused change at {}: {why}", time(*at)),

@@ -84,8 +84,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let runtime = Arc::new(
         Runtime::start_with(&args.policies, data_dir, options).with_context(|| {
             format!(
-                "cannot start with policies from {}",
-                args.policies.display()
+                "cannot start (policies from {}, data in {})",
+                args.policies.display(),
+                data_dir.display()
             )
         })?,
     );
@@ -212,7 +213,9 @@ async fn signals(runtime: Arc<Runtime>, stop: tokio::sync::watch::Sender<bool>) 
             _ = hup.recv() => {
                 let runtime = runtime.clone();
                 // Outcomes are logged, recorded and kept in the status.
-                let _ = tokio::task::spawn_blocking(move || runtime.reload()).await;
+                // Not awaited: a reload that hangs must not hold up the
+                // signals that follow (Ctrl-C, SIGTERM).
+                drop(tokio::task::spawn_blocking(move || runtime.reload()));
             }
         }
     }

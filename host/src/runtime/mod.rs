@@ -20,18 +20,17 @@
 
 use crate::artifact_cache::ArtifactCache;
 use crate::decision::{Decision, Reason, Verdict};
-use crate::engine::{MAX_POLICIES, PolicyEngine};
+use crate::engine::PolicyEngine;
 use crate::escalation::{
     DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
 };
-use crate::generation::{Generation, fingerprint};
+use crate::generation::{Generation, Snapshot, fingerprint};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
 use crate::load_error::LoadError;
 use crate::log::{
     Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
     keys, now_ms,
 };
-use crate::manifest::Manifest;
 use crate::policy_set::{PolicySet, RUNTIME_POLICY};
 use crate::request::Request;
 use arc_swap::ArcSwap;
@@ -576,18 +575,9 @@ fn build(
     redaction_key: [u8; 32],
     number: u64,
 ) -> Result<Generation, LoadError> {
-    let before = fingerprint(dir);
-    let manifest = Manifest::load(dir)?;
-    if manifest.policies.len() > MAX_POLICIES {
-        return Err(LoadError::Manifest {
-            problem: format!(
-                "it names {} policies; a policy set may hold at most {MAX_POLICIES} (so that the live set and a reload's candidate each keep a warm instance of every policy in the instance pool)",
-                manifest.policies.len()
-            ),
-            file: manifest.file,
-        });
-    }
-    let set = PolicySet::from_manifest(manifest, engine, cache)?;
+    let snapshot = Snapshot::read(dir)?;
+    let fingerprint = snapshot.fingerprint;
+    let set = PolicySet::from_snapshot(snapshot, engine, cache)?;
     set.smoke_test()?;
     let redactor = Redactor::new(redaction_key, set.redact_paths().to_vec());
     Ok(Generation {
@@ -595,9 +585,8 @@ fn build(
         set,
         redactor,
         live_since_ms: now_ms(),
-        // If the files changed while loading, this fingerprint will not
-        // match the next one, and the next reload builds again.
-        fingerprint: before.unwrap_or([0u8; 32]),
+        // The fingerprint of exactly the bytes the set was built from.
+        fingerprint,
     })
 }
 

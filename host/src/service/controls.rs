@@ -45,7 +45,11 @@ pub async fn set_kill_switch(
         ));
     }
     if let Some(a) = agent.as_deref()
-        && let Err(e) = service.runtime.kill_switch().state().check_agent(a, engaged)
+        && let Err(e) = service
+            .runtime
+            .kill_switch()
+            .state()
+            .check_agent(a, engaged)
     {
         return Err(ApiError::invalid(
             Some("agent"),
