@@ -348,3 +348,34 @@ fn gavel_eval_refuses_the_variants_naming_the_field() {
         }
     }
 }
+
+/// Over HTTP, an agent id outside the rule given to the kill switch is a
+/// 400 naming `agent` (not a 503 blaming the log), and a case variant of
+/// an engaged agent is stopped and can release it.
+#[test]
+fn the_kill_switch_api_refuses_bad_agent_ids_and_folds_case() {
+    use common::server::{Server, shipped_copy};
+    let policies = shipped_copy();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(policies.path(), data.path(), &[], &[]);
+    for agent in ["financial-advisor\u{200b}", "financial advisor", "", " "] {
+        let body = json!({"engaged": true, "reason": "r", "actor": "a", "agent": agent});
+        let (status, e) = server.post("/v1/killswitch", &body);
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some("agent")),
+            "{agent:?}: {e}"
+        );
+    }
+    let engage =
+        json!({"engaged": true, "reason": "r", "actor": "a", "agent": "financial-advisor"});
+    assert_eq!(server.post("/v1/killswitch", &engage).0, 200);
+    let d = server.evaluate(&json!({"agent_id": "Financial-Advisor", "action": "search_web"}));
+    assert_eq!(d["verdict"], "deny", "{d}");
+    let release =
+        json!({"engaged": false, "reason": "r", "actor": "a", "agent": "FINANCIAL-ADVISOR"});
+    assert_eq!(server.post("/v1/killswitch", &release).0, 200);
+    let d = server.evaluate(&json!({"agent_id": "financial-advisor", "action": "search_web"}));
+    assert_eq!(d["verdict"], "approve", "{d}");
+    server.stop();
+}
