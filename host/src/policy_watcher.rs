@@ -20,8 +20,7 @@
 //! an empty (0-byte) manifest is reported and ignored: the live set stays.
 
 use crate::bounded_read::{BoundedReadError, MAX_MANIFEST_BYTES, read_regular, read_regular_text};
-use crate::generation::fingerprint;
-use crate::manifest::MANIFEST_FILE;
+use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::runtime::{ReloadOutcome, Runtime};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
@@ -210,29 +209,68 @@ impl PolicyWatcher {
 }
 
 /// What one read of a policy directory saw: the manifest's length and
-/// digest (or why it could not be read) and the fingerprint of the set it
-/// describes (`None` when it does not load). Two equal reads a short
-/// interval apart mean no write was under way.
+/// digest (or why it could not be read) and, for each component the
+/// manifest names, its length, modification time and identity as `stat`
+/// gives them (`None` when the manifest does not parse). Two equal reads a
+/// short interval apart mean no write was under way. Components are
+/// compared by `stat`, not by content: hashing an 18 MB component twice per
+/// change would add tens of milliseconds to every reload, and a write in
+/// place moves its length or modification time (nanoseconds) anyway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryState {
     /// The manifest's length in bytes, or why it could not be read.
     pub manifest: Result<usize, String>,
     manifest_digest: [u8; 32],
-    fingerprint: Option<[u8; 32]>,
+    components: Option<Vec<Result<FileStamp, String>>>,
+}
+
+/// A file as `stat` sees it: enough to tell that it was written or
+/// replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified_ns: i128,
+    inode: u64,
+    device: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Result<Self, String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        Ok(FileStamp {
+            len: m.len(),
+            modified_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            inode: m.ino(),
+            device: m.dev(),
+        })
+    }
 }
 
 impl DirectoryState {
     /// Read `dir` now.
     pub fn read(dir: &Path) -> Self {
-        let (manifest, manifest_digest) =
-            match read_regular(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES) {
-                Ok(bytes) => (Ok(bytes.len()), Sha256::digest(&bytes).into()),
-                Err(e) => (Err(e.to_string()), [0; 32]),
-            };
+        let file = dir.join(MANIFEST_FILE);
+        let (manifest, manifest_digest, components) = match read_regular(&file, MAX_MANIFEST_BYTES)
+        {
+            Ok(bytes) => {
+                let components = std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|text| Manifest::parse(text, &file).ok())
+                    .map(|m| {
+                        m.policies
+                            .iter()
+                            .map(|p| FileStamp::of(&p.component))
+                            .collect()
+                    });
+                (Ok(bytes.len()), Sha256::digest(&bytes).into(), components)
+            }
+            Err(e) => (Err(e.to_string()), [0; 32], None),
+        };
         DirectoryState {
             manifest,
             manifest_digest,
-            fingerprint: fingerprint(dir),
+            components,
         }
     }
 
@@ -378,10 +416,39 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let state = DirectoryState::read(dir.path());
             assert_eq!(state.empty_manifest(), *empty, "{text:?}");
-            assert_eq!(state.fingerprint, None, "{text:?} names no policy");
+            assert_eq!(state.components, None, "{text:?} names no policy");
         }
         std::fs::remove_file(&path).unwrap();
         assert!(!DirectoryState::read(dir.path()).empty_manifest());
+    }
+
+    /// A component written in place between two reads is seen; one left
+    /// alone reads the same.
+    #[test]
+    fn a_component_written_between_reads_changes_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            "[[policy]]\nname = \"a\"\ncomponent = \"a.wasm\"\npriority = 1\n",
+        )
+        .unwrap();
+        let component = dir.path().join("a.wasm");
+        std::fs::write(&component, b"\0asm one").unwrap();
+        let first = DirectoryState::read(dir.path());
+        assert!(matches!(&first.components, Some(c) if c.len() == 1 && c[0].is_ok()));
+        assert_eq!(DirectoryState::read(dir.path()), first);
+        // Same length, new content: the modification time moves.
+        std::thread::sleep(Duration::from_millis(5));
+        std::fs::write(&component, b"\0asm two").unwrap();
+        assert_ne!(DirectoryState::read(dir.path()), first);
+        // Truncated (a write in place under way).
+        let before = DirectoryState::read(dir.path());
+        std::fs::write(&component, b"").unwrap();
+        assert_ne!(DirectoryState::read(dir.path()), before);
+        // Missing.
+        std::fs::remove_file(&component).unwrap();
+        let missing = DirectoryState::read(dir.path());
+        assert!(matches!(&missing.components, Some(c) if c[0].is_err()));
     }
 
     #[test]

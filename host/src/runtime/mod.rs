@@ -24,7 +24,7 @@ use crate::engine::PolicyEngine;
 use crate::escalation::{
     DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
 };
-use crate::generation::{Generation, Snapshot, fingerprint};
+use crate::generation::{Generation, Snapshot};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
 use crate::load_error::LoadError;
 use crate::log::{
@@ -220,7 +220,13 @@ impl Runtime {
         let escalations = Escalations::load(log.database())?;
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
         let number = log.last_generation() + 1;
-        let first = match build(policies_dir, &engine, &cache, redaction_key, number) {
+        let first = match build(
+            Snapshot::read(policies_dir),
+            &engine,
+            &cache,
+            redaction_key,
+            number,
+        ) {
             Ok(g) => g,
             Err(e) => {
                 let event = LogEvent::PolicySetRejected {
@@ -402,7 +408,10 @@ impl Runtime {
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = fingerprint(&self.dir);
+        // Read once: the fingerprint compared here is of exactly the bytes
+        // the new set is built from.
+        let snapshot = Snapshot::read(&self.dir);
+        let now = snapshot.as_ref().ok().map(|s| s.fingerprint);
         let (number, rollbacks) = {
             let mut state = self.lock_state();
             let live = self.live.load();
@@ -417,7 +426,7 @@ impl Runtime {
         self.write_status();
         tracing::info!("reloading the policies in {}", self.dir.display());
         let built = build(
-            &self.dir,
+            snapshot,
             &self.engine,
             &self.cache,
             self.redaction_key,
@@ -566,16 +575,17 @@ impl Runtime {
     }
 }
 
-/// Build a generation from a directory: load every policy (compiling only
-/// what the artifact cache lacks), then smoke-evaluate each.
+/// Build a generation from a directory's snapshot: load every policy
+/// (compiling only what the artifact cache lacks), then smoke-evaluate
+/// each.
 fn build(
-    dir: &Path,
+    snapshot: Result<Snapshot, LoadError>,
     engine: &PolicyEngine,
     cache: &ArtifactCache,
     redaction_key: [u8; 32],
     number: u64,
 ) -> Result<Generation, LoadError> {
-    let snapshot = Snapshot::read(dir)?;
+    let snapshot = snapshot?;
     let fingerprint = snapshot.fingerprint;
     let set = PolicySet::from_snapshot(snapshot, engine, cache)?;
     set.smoke_test()?;
