@@ -302,7 +302,7 @@ impl PolicySet {
 }
 
 /// A deny by the runtime itself, before any policy runs.
-fn refused(request: &Request, code: &str, message: String) -> Decision {
+pub(crate) fn refused(request: &Request, code: &str, message: String) -> Decision {
     Decision {
         request_id: request.request_id.clone(),
         verdict: Verdict::Deny,
@@ -319,7 +319,6 @@ fn refused(request: &Request, code: &str, message: String) -> Decision {
     }
 }
 
-/// The request as policies receive it, with the registry's facts.
 /// A set larger than the instance pool can keep warm is refused at load,
 /// not left to fail decisions once live.
 fn check_size(manifest: &Manifest) -> Result<(), LoadError> {
@@ -335,6 +334,7 @@ fn check_size(manifest: &Manifest) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The request as policies receive it, with the registry's facts.
 fn to_wit(request: &Request, registered: Option<&AgentEntry>) -> wit::Request {
     wit::Request {
         request_id: request.request_id.clone(),

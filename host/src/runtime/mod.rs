@@ -31,7 +31,7 @@ use crate::log::{
     Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
     keys, now_ms,
 };
-use crate::policy_set::{PolicySet, RUNTIME_POLICY};
+use crate::policy_set::{PolicySet, RUNTIME_POLICY, refused};
 use crate::request::Request;
 use arc_swap::ArcSwap;
 use std::collections::VecDeque;
@@ -649,20 +649,11 @@ fn stopped(request: &Request, engagement: &Engagement, global: bool) -> Decision
     } else {
         format!("agent `{}` is stopped by its kill switch", request.agent_id)
     };
-    Decision {
-        request_id: request.request_id.clone(),
-        verdict: Verdict::Deny,
-        reasons: vec![Reason {
-            policy: RUNTIME_POLICY.to_owned(),
-            verdict: Verdict::Deny,
-            code: KILL_SWITCH_CODE.to_owned(),
-            message: format!("{which} (by {}: {})", engagement.actor, engagement.reason),
-        }],
-        policies: Vec::new(),
-        generation: 0,
-        seq: None,
-        escalation: None,
-    }
+    refused(
+        request,
+        KILL_SWITCH_CODE,
+        format!("{which} (by {}: {})", engagement.actor, engagement.reason),
+    )
 }
 
 fn fail_closed(decision: Decision, error: &LogError) -> Decision {
