@@ -447,6 +447,8 @@ fn old_records_whose_names_no_longer_validate_are_reported() {
                 generation: rt.generation(),
                 seq: None,
                 escalation: None,
+                charges: Vec::new(),
+                retry_after_ms: None,
             };
             let entry = rt.entry(&request, &approved);
             rt.log()

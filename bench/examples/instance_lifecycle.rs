@@ -33,9 +33,10 @@ fn main() {
             let mut inst =
                 PolicyInstance::new(&engine, &pre, &entry.limits, &entry.config).unwrap();
             let b = Instant::now();
-            let (out, f) = inst.evaluate(&request, &entry.limits);
-            fuel = f;
-            out.unwrap();
+            let evaluated =
+                inst.evaluate(&request, &entry.limits, gavel::history::FactSource::Closed);
+            fuel = evaluated.fuel;
+            evaluated.outcome.unwrap();
             let c = Instant::now();
             drop(inst);
             let d = Instant::now();

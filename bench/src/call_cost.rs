@@ -46,11 +46,14 @@ fn one_policy(
 fn time_calls(set: &PolicySet, budget: Duration) -> Result<Samples, crate::Error> {
     let policy = set.policies().first().ok_or("no policy loaded")?;
     let request = request();
-    if let Err(failure) = policy.evaluate(&request).outcome {
+    if let Err(failure) = policy
+        .evaluate(&request, gavel::history::FactSource::Closed)
+        .outcome
+    {
         return Err(format!("{}: {}", policy.name(), failure.message(policy.name())).into());
     }
     Ok(time_for(budget, 20, || {
-        black_box(policy.evaluate(black_box(&request)));
+        black_box(policy.evaluate(black_box(&request), gavel::history::FactSource::Closed));
     }))
 }
 

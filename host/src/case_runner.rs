@@ -237,10 +237,14 @@ mod tests {
                 micros: 0,
                 shadow: false,
                 findings: Vec::new(),
+                facts: Vec::new(),
+                charges: Vec::new(),
             }],
             generation: 0,
             seq: None,
             escalation: None,
+            charges: Vec::new(),
+            retry_after_ms: None,
         }
     }
 

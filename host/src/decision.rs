@@ -64,7 +64,7 @@ pub enum RunVerdict {
 }
 
 /// One policy's run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRun {
     /// The policy's name from the manifest.
     pub policy: String,
@@ -88,6 +88,13 @@ pub struct PolicyRun {
     /// values); the decision log stores those values only as keyed hashes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// The history facts the policy read, with their answers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<crate::history::Fact>,
+    /// The charges the policy asked for (applied only by a runtime, and
+    /// only when the decision approves or escalates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charges: Vec<crate::ledger::Charge>,
 }
 
 /// A sensitive value a policy found in the request's params.
@@ -100,7 +107,7 @@ pub struct Finding {
 }
 
 /// The answer to one request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The request's id.
     pub request_id: String,
@@ -120,6 +127,13 @@ pub struct Decision {
     /// The escalation this decision opened (escalate verdicts in a runtime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationTicket>,
+    /// The counters the decision's charges met, each with what it held
+    /// before (a runtime's decisions only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charges: Vec<crate::ledger::ChargeRecord>,
+    /// For a `rate-limited` deny: when to try again, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Decision {

@@ -209,6 +209,10 @@ fn pool() -> PoolingAllocationConfig {
 fn sandbox_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     let mut linker = Linker::<Sandbox>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    crate::bindings::v0_3::gavel::policy::history::add_to_linker::<
+        Sandbox,
+        wasmtime::component::HasSelf<Sandbox>,
+    >(&mut linker, |sandbox| sandbox)?;
     linker.allow_shadowing(true);
     let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
     clock.func_wrap(

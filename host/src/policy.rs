@@ -1,10 +1,12 @@
 //! A loaded policy: its manifest entry, its compiled component (ready to
 //! instantiate), and a pool of warm instances.
 
+use crate::action_pattern::ActionPattern;
 use crate::artifact_cache::{ArtifactCache, ArtifactSource};
 use crate::bindings::current as wit;
 use crate::bounded_read::{BoundedReadError, read_regular};
 use crate::engine::{IdleSlot, MAX_MEMORIES_PER_COMPONENT, MAX_TABLES_PER_COMPONENT, PolicyEngine};
+use crate::history::FactSource;
 use crate::load_error::LoadError;
 use crate::manifest::{Isolation, Limits, PolicyEntry};
 use crate::policy_failure::PolicyFailure;
@@ -16,7 +18,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// The WIT interface a policy component must export.
-pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.2.0";
+pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.3.0";
 
 /// Most idle warm instances kept per policy (all policies together keep
 /// at most [`crate::engine::IDLE_SLOTS`]).
@@ -42,6 +44,8 @@ pub struct PolicyResult {
     pub fuel: u64,
     /// Wall time, including instantiation in fresh mode.
     pub micros: u64,
+    /// The history facts the policy read, in order.
+    pub facts: Vec<crate::history::Fact>,
 }
 
 /// A policy ready to evaluate requests.
@@ -54,6 +58,8 @@ pub struct Policy {
     pub metadata: Metadata,
     /// Whether the compiled artifact came from the cache.
     pub artifact: ArtifactSource,
+    /// The actions the policy declared it judges (`None`: every action).
+    pub interest: Option<Vec<ActionPattern>>,
     engine: PolicyEngine,
     pre: PolicyPre,
     idle: Mutex<Idle>,
@@ -174,6 +180,22 @@ impl Policy {
         let meta = first
             .metadata(&entry.limits)
             .map_err(|f| error(format!("metadata call failed: {}", f.message(&entry.name))))?;
+        let interest = first
+            .interest(&entry.limits)
+            .map_err(|f| error(format!("interest call failed: {}", f.message(&entry.name))))?
+            .map(|patterns| {
+                patterns
+                    .iter()
+                    .map(|p| {
+                        ActionPattern::parse(p).map_err(|e| {
+                            error(format!(
+                                "its declared interest {p:?} is not an action pattern: {e}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let mut idle = Idle::default();
         let slot = match entry.isolation {
             Isolation::Warm => engine.idle_slot(),
@@ -193,6 +215,7 @@ impl Policy {
                 description: meta.description,
             },
             artifact,
+            interest,
             engine: engine.clone(),
             pre,
             idle: Mutex::new(idle),
@@ -210,9 +233,14 @@ impl Policy {
         &self.entry.name
     }
 
-    /// Whether the policy judges `action`.
+    /// Whether the policy judges `action`: its `applies_to` matches, and
+    /// so does its declared interest, if it declared one.
     pub fn applies_to(&self, action: &str) -> bool {
         self.entry.applies_to.iter().any(|p| p.matches(action))
+            && self
+                .interest
+                .as_ref()
+                .is_none_or(|interest| interest.iter().any(|p| p.matches(action)))
     }
 
     /// The limits every call runs under.
@@ -222,7 +250,7 @@ impl Policy {
 
     /// Judge one request. Never panics; every failure is contained and
     /// returned as a [`PolicyFailure`].
-    pub fn evaluate(&self, request: &wit::Request) -> PolicyResult {
+    pub fn evaluate(&self, request: &wit::Request, facts: FactSource) -> PolicyResult {
         let started = Instant::now();
         let limits = &self.entry.limits;
         let checkout = self.engine.checkout();
@@ -233,10 +261,15 @@ impl Policy {
                     outcome: Err(failure),
                     fuel: 0,
                     micros: micros_since(started),
+                    facts: Vec::new(),
                 };
             }
         };
-        let (outcome, fuel) = instance.evaluate(request, limits);
+        let crate::policy_instance::Evaluated {
+            outcome,
+            fuel,
+            facts,
+        } = instance.evaluate(request, limits, facts);
         if outcome.is_ok() && self.entry.isolation == Isolation::Warm {
             self.return_instance(instance);
         } else {
@@ -250,6 +283,7 @@ impl Policy {
             outcome,
             fuel,
             micros: micros_since(started),
+            facts,
         }
     }
 

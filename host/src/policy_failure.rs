@@ -105,11 +105,23 @@ fn first_line(text: &str) -> String {
     line.chars().take(300).collect()
 }
 
-/// Check an outcome against the contract: its verdict (below) and its
-/// findings (at most 256; each path starts with `params` and is at most
-/// 1 KiB; each has 1..16 kinds of 1..64 characters of a-z, 0-9, `-`, `_`).
+/// Check an outcome against the contract: its verdict (below), its charges
+/// (at most 16, each as [`crate::ledger::Charge::from_wit`] checks it) and
+/// its findings (at most 256; each path starts with `params` and is at
+/// most 1 KiB; each has 1..16 kinds of 1..64 characters of a-z, 0-9, `-`,
+/// `_`).
 pub fn check_outcome(outcome: &wit::Outcome) -> Result<(), PolicyFailure> {
     check_verdict(&outcome.verdict)?;
+    if outcome.charges.len() > crate::ledger::MAX_CHARGES_PER_OUTCOME {
+        return Err(PolicyFailure::InvalidVerdict(format!(
+            "{} charges; the limit is {}",
+            outcome.charges.len(),
+            crate::ledger::MAX_CHARGES_PER_OUTCOME
+        )));
+    }
+    for charge in &outcome.charges {
+        crate::ledger::Charge::from_wit(charge).map_err(PolicyFailure::InvalidVerdict)?;
+    }
     if outcome.findings.len() > MAX_FINDINGS {
         return Err(PolicyFailure::InvalidVerdict(format!(
             "{} findings; the limit is {MAX_FINDINGS}",

@@ -2,8 +2,9 @@
 //! configured `evaluator` resource, for whichever `gavel:policy` version
 //! the component was built against.
 
-use crate::bindings::{self, current as wit, v0_1, v0_2};
+use crate::bindings::{self, current as wit, v0_1, v0_2, v0_3};
 use crate::engine::PolicyEngine;
+use crate::history::{Fact, FactSource};
 use crate::manifest::Limits;
 use crate::policy_failure::{PolicyFailure, check_outcome};
 use crate::sandbox::Sandbox;
@@ -17,6 +18,8 @@ pub enum PolicyPre {
     V0_1(v0_1::PolicyWorldPre<Sandbox>),
     /// Built against `gavel:policy@0.2.0`.
     V0_2(v0_2::PolicyWorldPre<Sandbox>),
+    /// Built against `gavel:policy@0.3.0`.
+    V0_3(v0_3::PolicyWorldPre<Sandbox>),
 }
 
 impl std::fmt::Debug for PolicyPre {
@@ -29,13 +32,17 @@ impl PolicyPre {
     /// Match a linked component against every supported version, newest
     /// first. The error lists why each version did not fit.
     pub fn new(pre: InstancePre<Sandbox>) -> Result<Self, String> {
-        let newest = match v0_2::PolicyWorldPre::new(pre.clone()) {
+        let newest = match v0_3::PolicyWorldPre::new(pre.clone()) {
+            Ok(p) => return Ok(PolicyPre::V0_3(p)),
+            Err(e) => format!("gavel:policy@0.3.0: {e:#}"),
+        };
+        let middle = match v0_2::PolicyWorldPre::new(pre.clone()) {
             Ok(p) => return Ok(PolicyPre::V0_2(p)),
             Err(e) => format!("gavel:policy@0.2.0: {e:#}"),
         };
         match v0_1::PolicyWorldPre::new(pre) {
             Ok(p) => Ok(PolicyPre::V0_1(p)),
-            Err(e) => Err(format!("{newest}; gavel:policy@0.1.0: {e:#}")),
+            Err(e) => Err(format!("{newest}; {middle}; gavel:policy@0.1.0: {e:#}")),
         }
     }
 
@@ -44,6 +51,7 @@ impl PolicyPre {
         match self {
             PolicyPre::V0_1(_) => "0.1.0",
             PolicyPre::V0_2(_) => "0.2.0",
+            PolicyPre::V0_3(_) => "0.3.0",
         }
     }
 }
@@ -51,6 +59,7 @@ impl PolicyPre {
 enum Exports {
     V0_1(v0_1::PolicyWorld),
     V0_2(v0_2::PolicyWorld),
+    V0_3(v0_3::PolicyWorld),
 }
 
 /// Why an instance could not be made.
@@ -110,6 +119,15 @@ impl PolicyInstance {
                     .map_err(failed)?;
                 (Exports::V0_2(b), created)
             }
+            PolicyPre::V0_3(pre) => {
+                let b = pre.instantiate(&mut store).map_err(failed)?;
+                let created = b
+                    .gavel_policy_policy()
+                    .evaluator()
+                    .call_create(&mut store, config)
+                    .map_err(failed)?;
+                (Exports::V0_3(b), created)
+            }
         };
         let evaluator = created.map_err(InstanceError::ConfigRejected)?;
         Ok(PolicyInstance {
@@ -127,9 +145,27 @@ impl PolicyInstance {
                 .gavel_policy_policy()
                 .call_metadata(&mut self.store)
                 .map(bindings::metadata_from_v0_1),
-            Exports::V0_2(b) => b.gavel_policy_policy().call_metadata(&mut self.store),
+            Exports::V0_2(b) => b
+                .gavel_policy_policy()
+                .call_metadata(&mut self.store)
+                .map(bindings::metadata_from_v0_2),
+            Exports::V0_3(b) => b.gavel_policy_policy().call_metadata(&mut self.store),
         };
         result.map_err(|e| PolicyFailure::from_call_error(&e, limits))
+    }
+
+    /// The actions the evaluator declared it judges (0.3.0 and later);
+    /// `None` for every action (and for older components).
+    pub fn interest(&mut self, limits: &Limits) -> Result<Option<Vec<String>>, PolicyFailure> {
+        arm(&mut self.store, limits)?;
+        match &self.exports {
+            Exports::V0_1(_) | Exports::V0_2(_) => Ok(None),
+            Exports::V0_3(b) => b
+                .gavel_policy_policy()
+                .evaluator()
+                .call_interest(&mut self.store, self.evaluator)
+                .map_err(|e| PolicyFailure::from_call_error(&e, limits)),
+        }
     }
 
     /// Judge one request under `limits`. Returns the checked outcome (or
@@ -139,11 +175,17 @@ impl PolicyInstance {
         &mut self,
         request: &wit::Request,
         limits: &Limits,
-    ) -> (Result<wit::Outcome, PolicyFailure>, u64) {
+        facts: FactSource,
+    ) -> Evaluated {
         if let Err(failure) = arm(&mut self.store, limits) {
-            return (Err(failure), 0);
+            return Evaluated {
+                outcome: Err(failure),
+                fuel: 0,
+                facts: Vec::new(),
+            };
         }
         self.store.data().clock.set(request.timestamp_ms);
+        self.store.data_mut().facts.open(facts);
         let result = match &self.exports {
             Exports::V0_1(b) => b
                 .gavel_policy_policy()
@@ -154,19 +196,44 @@ impl PolicyInstance {
                     &bindings::request_to_v0_1(request),
                 )
                 .map(bindings::outcome_from_v0_1),
-            Exports::V0_2(b) => b.gavel_policy_policy().evaluator().call_evaluate(
+            Exports::V0_2(b) => b
+                .gavel_policy_policy()
+                .evaluator()
+                .call_evaluate(
+                    &mut self.store,
+                    self.evaluator,
+                    &bindings::request_to_v0_2(request),
+                )
+                .map(bindings::outcome_from_v0_2),
+            Exports::V0_3(b) => b.gavel_policy_policy().evaluator().call_evaluate(
                 &mut self.store,
                 self.evaluator,
                 request,
             ),
         };
+        let facts = self.store.data_mut().facts.close();
         let left = self.store.get_fuel().unwrap_or(0);
         let used = limits.fuel.saturating_sub(left);
         let outcome = result
             .map_err(|e| PolicyFailure::from_call_error(&e, limits))
             .and_then(|o| check_outcome(&o).map(|()| o));
-        (outcome, used)
+        Evaluated {
+            outcome,
+            fuel: used,
+            facts,
+        }
     }
+}
+
+/// What one call of `evaluate` gave.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// The checked outcome, or the failure.
+    pub outcome: Result<wit::Outcome, PolicyFailure>,
+    /// Fuel used.
+    pub fuel: u64,
+    /// The history facts the policy read, in order.
+    pub facts: Vec<Fact>,
 }
 
 /// Give the store a full tank of fuel and a fresh deadline.

@@ -24,13 +24,16 @@ use crate::bindings::current as wit;
 use crate::decision::{Decision, Finding, PolicyRun, Reason, RunVerdict, Verdict};
 use crate::engine::{MAX_POLICIES, PolicyEngine};
 use crate::generation::Snapshot;
+use crate::history::{Activity, Fact, FactSource, HistoryView, Subject};
 use crate::identifier::identifier_key;
+use crate::ledger::Charge;
 use crate::load_error::LoadError;
 use crate::manifest::{AgentEntry, Manifest, Mode, OnError};
 use crate::policy::Policy;
 use crate::request::Request;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// The policy name used for the runtime's own reasons.
 pub const RUNTIME_POLICY: &str = "gavel";
@@ -174,7 +177,7 @@ impl PolicySet {
             user_id: None,
         };
         for policy in &self.policies {
-            if let Err(failure) = policy.evaluate(&request).outcome {
+            if let Err(failure) = policy.evaluate(&request, FactSource::Closed).outcome {
                 return Err(LoadError::Policy {
                     file: self.dir.join(crate::manifest::MANIFEST_FILE),
                     policy: policy.name().to_owned(),
@@ -194,8 +197,15 @@ impl PolicySet {
         self.agents.get(&identifier_key(agent_id))
     }
 
-    /// Decide one request.
+    /// Decide one request, with no history: policies that read history
+    /// facts see no past actions, and charges are reported, not applied
+    /// (a [`crate::runtime::Runtime`] holds the history and the counters).
     pub fn evaluate(&self, request: &Request) -> Decision {
+        self.evaluate_with(request, Facts::Empty)
+    }
+
+    /// Decide one request, answering history questions from `facts`.
+    pub fn evaluate_with(&self, request: &Request, facts: Facts<'_>) -> Decision {
         if let Err(e) = request.check_names() {
             return refused(request, INVALID_REQUEST_CODE, e.to_string());
         }
@@ -208,6 +218,22 @@ impl PolicySet {
             );
         }
         let wit_request = to_wit(request, registered);
+        let live = match &facts {
+            Facts::Empty => Some((empty_history(), crate::log::now_ms())),
+            Facts::Live { view, now_ms } => Some((Arc::clone(view), *now_ms)),
+            Facts::Replay(_) => None,
+        }
+        .map(|(view, now_ms)| {
+            (
+                view,
+                Arc::new(Subject {
+                    agent: request.agent_id.clone(),
+                    session: request.session_id.clone(),
+                    user: request.user_id.clone(),
+                    now_ms,
+                }),
+            )
+        });
         let mut reasons = Vec::new();
         let mut runs = Vec::new();
         let mut denied = false;
@@ -221,7 +247,17 @@ impl PolicySet {
             if denied && !shadow {
                 continue;
             }
-            let result = policy.evaluate(&wit_request);
+            let source = match (&live, &facts) {
+                (Some((view, subject)), _) => FactSource::Live {
+                    view: Arc::clone(view),
+                    subject: Arc::clone(subject),
+                },
+                (None, Facts::Replay(recorded)) => {
+                    FactSource::Replay(recorded(policy.name()).into())
+                }
+                (None, _) => FactSource::Closed,
+            };
+            let result = policy.evaluate(&wit_request, source);
             let (verdict, reason) = match result.outcome.as_ref().map(|o| &o.verdict) {
                 Ok(wit::Verdict::Approve) => (RunVerdict::Approve, None),
                 Ok(wit::Verdict::Deny(r)) => {
@@ -280,6 +316,17 @@ impl PolicySet {
                             .collect()
                     })
                     .unwrap_or_default(),
+                charges: result
+                    .outcome
+                    .as_ref()
+                    .map(|o| {
+                        o.charges
+                            .iter()
+                            .filter_map(|c| Charge::from_wit(c).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                facts: result.facts,
             });
         }
         let verdict = if denied {
@@ -297,8 +344,42 @@ impl PolicySet {
             generation: 0,
             seq: None,
             escalation: None,
+            charges: Vec::new(),
+            retry_after_ms: None,
         }
     }
+}
+
+/// Where a decision's history facts come from.
+pub enum Facts<'a> {
+    /// No history: no past actions.
+    Empty,
+    /// A runtime's history, at the decision time.
+    Live {
+        /// The history.
+        view: Arc<dyn HistoryView>,
+        /// The decision time (UTC ms).
+        now_ms: i64,
+    },
+    /// Replay: each policy's recorded facts, by policy name.
+    Replay(&'a dyn Fn(&str) -> Vec<Fact>),
+}
+
+impl std::fmt::Debug for Facts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Facts::Empty => "Facts::Empty",
+            Facts::Live { .. } => "Facts::Live",
+            Facts::Replay(_) => "Facts::Replay",
+        })
+    }
+}
+
+/// The history of a decision outside a runtime: nothing happened before.
+fn empty_history() -> Arc<dyn HistoryView> {
+    static EMPTY: OnceLock<Arc<Activity>> = OnceLock::new();
+    let empty: Arc<Activity> = Arc::clone(EMPTY.get_or_init(|| Arc::new(Activity::empty())));
+    empty
 }
 
 /// A deny by the runtime itself, before any policy runs.
@@ -316,6 +397,8 @@ pub(crate) fn refused(request: &Request, code: &str, message: String) -> Decisio
         generation: 0,
         seq: None,
         escalation: None,
+        charges: Vec::new(),
+        retry_after_ms: None,
     }
 }
 

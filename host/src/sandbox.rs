@@ -136,6 +136,8 @@ pub struct Sandbox {
     pub limiter: SandboxLimiter,
     /// The clock the policy reads.
     pub clock: RequestClock,
+    /// The history the policy may read during an evaluation.
+    pub facts: crate::history::FactSession,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -166,6 +168,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             limiter: SandboxLimiter { memory_cap },
             clock,
+            facts: crate::history::FactSession::default(),
         }
     }
 }

@@ -407,6 +407,9 @@ fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {
         txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
         txn.open_table(ESCALATIONS).map_err(LogError::storage)?;
         txn.open_table(KILL_SWITCH).map_err(LogError::storage)?;
+        txn.open_table(tables::CHARGES).map_err(LogError::storage)?;
+        txn.open_table(tables::OUTCOMES)
+            .map_err(LogError::storage)?;
     }
     txn.commit().map_err(LogError::storage)?;
     let read = db.begin_read().map_err(LogError::storage)?;

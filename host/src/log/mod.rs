@@ -35,7 +35,8 @@ pub use query::{
 };
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor};
 pub use tables::{
-    BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, RECORDS, StateTable, StateWrite,
+    BY_AGENT, BY_TIME, CHARGES, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, OUTCOMES, RECORDS,
+    StateTable, StateWrite,
 };
 pub use verify::{VerifyProblem, VerifyReport, verify};
 pub use writer::CommitObserver;

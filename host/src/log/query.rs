@@ -780,6 +780,8 @@ mod tests {
             micros: 1,
             shadow: false,
             findings: Vec::new(),
+            facts: Vec::new(),
+            charges: Vec::new(),
         };
         let (first, reasons) = match verdict {
             Verdict::Approve => (RunVerdict::Approve, Vec::new()),

@@ -8,7 +8,10 @@
 //! - `checkpoints`: size → signed checkpoint (JSON);
 //! - `escalations`: escalation id → its current state (JSON);
 //! - `kill_switch`: agent id (`""` for the fleet-wide switch) → the
-//!   engagement (JSON); absent when released.
+//!   engagement (JSON); absent when released;
+//! - `charges`: counter instance ‖ request id → the reservation a decision
+//!   holds on a counter (JSON); absent once released or expired;
+//! - `outcomes`: decision seq → the outcome reported for it (JSON).
 //!
 //! A record and the new head are written in the same transaction, and so
 //! is any state the record changes (an escalation, a kill switch): the
@@ -33,6 +36,11 @@ pub const ESCALATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("esca
 /// agent id (`""`: every agent) → engagement JSON.
 pub const KILL_SWITCH: TableDefinition<&str, &[u8]> = TableDefinition::new("kill_switch");
 
+/// counter instance ‖ request id → a reservation (JSON; see `ledger`).
+pub const CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("charges");
+/// decision seq (decimal) → its reported outcome (JSON).
+pub const OUTCOMES: TableDefinition<&str, &[u8]> = TableDefinition::new("outcomes");
+
 /// A state table a record may change in its own transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateTable {
@@ -40,6 +48,10 @@ pub enum StateTable {
     Escalations,
     /// [`KILL_SWITCH`].
     KillSwitch,
+    /// [`CHARGES`].
+    Charges,
+    /// [`OUTCOMES`].
+    Outcomes,
 }
 
 impl StateTable {
@@ -48,6 +60,8 @@ impl StateTable {
         match self {
             StateTable::Escalations => ESCALATIONS,
             StateTable::KillSwitch => KILL_SWITCH,
+            StateTable::Charges => CHARGES,
+            StateTable::Outcomes => OUTCOMES,
         }
     }
 }

@@ -14,6 +14,8 @@ fn run(policy: &str, verdict: RunVerdict, code: Option<&str>, micros: u64) -> Po
         micros,
         shadow: false,
         findings: Vec::new(),
+        facts: Vec::new(),
+        charges: Vec::new(),
     }
 }
 

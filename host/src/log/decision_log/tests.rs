@@ -38,6 +38,8 @@ fn decision(agent: &str, n: usize) -> LogEvent {
             micros: 2,
             shadow: false,
             findings: Vec::new(),
+            facts: Vec::new(),
+            charges: Vec::new(),
         }],
         redactions: Vec::new(),
         escalation: None,
