@@ -306,7 +306,8 @@ mod tests {
             (Scope::Fleet, "*", 4_000, 5_000, 2, 6.0),
             (Scope::Fleet, "*", 4_001, 5_000, 3, 7.0),
             // an action after `now` is not yet history
-            (Scope::Fleet, "*", 2_000, 2_500, 1, 2.0),
+            (Scope::Fleet, "*", 2_000, 2_500, 2, 3.0),
+            (Scope::Fleet, "*", 1_000, 2_500, 1, 2.0),
         ];
         for (scope, pattern, window, now, count, sum) in cases {
             let t = a
