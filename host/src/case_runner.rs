@@ -128,6 +128,7 @@ impl<'a> CaseRunner<'a> {
                 max_component_bytes,
             }],
             redact: Vec::new(),
+            breaker: None,
         };
         PolicySet::from_manifest(manifest, self.engine, self.cache)
     }

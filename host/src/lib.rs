@@ -25,6 +25,7 @@ pub mod action_pattern;
 pub mod artifact_cache;
 pub mod bindings;
 pub mod bounded_read;
+pub mod breaker;
 pub mod case_file;
 pub mod case_runner;
 pub mod decision;

@@ -149,6 +149,15 @@ pub struct Manifest {
     /// Param paths whose values the decision log stores only as keyed
     /// hashes (`params.password`, `params.items[*].ssn`).
     pub redact: Vec<RedactionPath>,
+    /// `[breaker]`: engage an agent's kill switch after repeated denials.
+    pub breaker: Option<crate::breaker::BreakerConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreaker {
+    denials: u32,
+    within: String,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +179,7 @@ struct RawTop {
     policy: Vec<IgnoredAny>,
     #[serde(default)]
     redact: Vec<String>,
+    breaker: Option<RawBreaker>,
 }
 
 #[derive(Deserialize)]
@@ -305,6 +315,21 @@ impl Manifest {
                     .map_err(|e| manifest_error(key_span("redact"), format!("redact: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let breaker = top
+            .breaker
+            .map(|b| {
+                crate::breaker::BreakerConfig::new(b.denials, &b.within).map_err(
+                    |(key, problem)| {
+                        let span = root
+                            .get("breaker")
+                            .and_then(|t| t.get_ref().get(key))
+                            .map(Spanned::span)
+                            .or_else(|| key_span("breaker"));
+                        manifest_error(span, problem)
+                    },
+                )
+            })
+            .transpose()?;
         Ok(Manifest {
             file: file.to_path_buf(),
             require_registered_agents: top.require_registered_agents,
@@ -312,6 +337,7 @@ impl Manifest {
             agents,
             policies,
             redact,
+            breaker,
         })
     }
 }

@@ -50,6 +50,7 @@ pub struct PolicySet {
     /// In evaluation order.
     policies: Vec<Policy>,
     redact: Vec<crate::log::RedactionPath>,
+    breaker: Option<crate::breaker::BreakerConfig>,
 }
 
 impl PolicySet {
@@ -132,7 +133,13 @@ impl PolicySet {
             agents: manifest.agents,
             policies,
             redact: manifest.redact,
+            breaker: manifest.breaker,
         }
+    }
+
+    /// The manifest's `[breaker]`, if any.
+    pub fn breaker(&self) -> Option<&crate::breaker::BreakerConfig> {
+        self.breaker.as_ref()
     }
 
     /// The directory this set was loaded from.

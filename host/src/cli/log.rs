@@ -101,7 +101,7 @@ pub struct QueryArgs {
     #[arg(long)]
     policy: Option<String>,
     /// Records of this kind: decision, policy-set-loaded,
-    /// policy-set-rejected, kill-switch or escalation-resolved.
+    /// policy-set-rejected, kill-switch, escalation-resolved or outcome.
     #[arg(long)]
     kind: Option<String>,
     #[command(flatten)]
@@ -499,6 +499,25 @@ fn render_table(records: &[Record]) -> String {
                         status.as_str(),
                         reviewer.as_deref().unwrap_or("deadline")
                     ),
+                ),
+                LogEvent::Outcome {
+                    decision,
+                    request_id,
+                    agent_id,
+                    action,
+                    status,
+                    amount,
+                    ..
+                } => (
+                    agent_id.clone(),
+                    action.clone(),
+                    status.as_str().to_owned(),
+                    match amount {
+                        Some(a) => {
+                            format!("outcome of decision {decision} ({request_id}), amount {a}")
+                        }
+                        None => format!("outcome of decision {decision} ({request_id})"),
+                    },
                 ),
             };
             let dash = |s: String| {

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// (a deny): e.g. 90s, 5m, 1h.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     escalation_timeout: Duration,
+    /// How long an approved action's reservations wait for an outcome
+    /// (`POST /v1/decisions/{seq}/outcome`) before they settle as charged.
+    #[arg(long, default_value = "1h", value_parser = positive_duration)]
+    settle_after: Duration,
     /// POST each new escalation to this URL (Slack-compatible JSON), with
     /// retries.
     #[arg(long, env = "GAVEL_WEBHOOK")]
@@ -80,6 +84,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let options = RuntimeOptions {
         log: args.log.options(),
         escalation_timeout: args.escalation_timeout,
+        settle_after: args.settle_after,
     };
     let runtime = Arc::new(
         Runtime::start_with(&args.policies, data_dir, options).with_context(|| {

@@ -185,6 +185,10 @@ impl Inner {
         while self.fleet.front().is_some_and(|a| a.time_ms < keep_from) {
             self.fleet.pop_front();
         }
+        self.completed.retain(|_, list| {
+            list.retain(|(_, t)| *t >= keep_from);
+            !list.is_empty()
+        });
     }
 }
 

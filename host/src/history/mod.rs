@@ -3,6 +3,7 @@
 
 mod activity;
 mod fact;
+mod rebuild;
 mod session;
 
 pub use activity::{Activity, ApprovedAction, HistoryView, MAX_ACTIVITY, Subject};

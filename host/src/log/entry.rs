@@ -80,6 +80,25 @@ pub enum LogEvent {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         comment: String,
     },
+    /// The host reported what happened to an approved action.
+    Outcome {
+        /// The decision record's sequence number.
+        decision: u64,
+        /// Its request id.
+        request_id: String,
+        /// Its agent.
+        agent_id: String,
+        /// Its action.
+        action: String,
+        /// Its session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        /// Completed or failed.
+        status: OutcomeStatus,
+        /// The actual amount, replacing the estimate on budget counters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<f64>,
+    },
 }
 
 impl LogEvent {
@@ -91,6 +110,7 @@ impl LogEvent {
             LogEvent::PolicySetRejected { .. } => "policy-set-rejected",
             LogEvent::KillSwitch { .. } => "kill-switch",
             LogEvent::EscalationResolved { .. } => "escalation-resolved",
+            LogEvent::Outcome { .. } => "outcome",
         }
     }
 }
@@ -128,6 +148,34 @@ pub struct DecisionEntry {
     /// The escalation this decision opened (escalate verdicts only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationTicket>,
+    /// The counters the decision's charges met, each with what it held
+    /// before: with the policies' recorded facts, what replay needs to
+    /// reproduce the host's part of the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charges: Vec<crate::ledger::ChargeRecord>,
+    /// For a `rate-limited` deny: when to try again, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// What happened to an approved action, as its host reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeStatus {
+    /// The action was carried out.
+    Completed,
+    /// The action failed: its reservations are freed.
+    Failed,
+}
+
+impl OutcomeStatus {
+    /// `completed` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Completed => "completed",
+            OutcomeStatus::Failed => "failed",
+        }
+    }
 }
 
 /// The request as recorded: enough to replay it.

@@ -26,7 +26,9 @@ pub use checkpoint::Checkpoint;
 pub use decision_log::{
     Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only, open_reader,
 };
-pub use entry::{DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, Redaction};
+pub use entry::{
+    DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, OutcomeStatus, Redaction,
+};
 pub use integrity::{DAMAGED_MARKER, damage_recorded};
 pub use query::{
     AgentStats, DEFAULT_LIMIT, Filter, KINDS, Plan, PolicyStats, QueryParseError, QueryResult,

@@ -113,7 +113,18 @@ impl Runtime {
         status: EscalationStatus,
         resolution: Resolution,
     ) -> Result<Escalation, EscalationError> {
-        self.escalations.resolve(id, status, resolution, |next| {
+        // The escalated decision's reservations: kept (open, settling from
+        // now) if approved, freed if denied or expired; changed in the
+        // resolution's own transaction.
+        let request_id = self.escalations.get(id).map(|e| e.request.request_id);
+        let plan = match (&request_id, status) {
+            (Some(r), EscalationStatus::Approved) => self.ledger.plan_approve(r, resolution.at_ms),
+            (Some(r), EscalationStatus::Denied | EscalationStatus::Expired) => {
+                self.ledger.plan_release(r)
+            }
+            _ => crate::ledger::Plan::default(),
+        };
+        let resolved = self.escalations.resolve(id, status, resolution, |next| {
             let event = LogEvent::EscalationResolved {
                 id: next.id.clone(),
                 request_id: next.request.request_id.clone(),
@@ -125,10 +136,67 @@ impl Runtime {
                     .map(|r| r.comment.clone())
                     .unwrap_or_default(),
             };
+            let mut writes = vec![next.state_write()?];
+            writes.extend(plan.writes.iter().cloned());
             self.log
-                .append_committed(&event, self.generation(), vec![next.state_write()?])
+                .append_committed(&event, self.generation(), writes)
                 .map(drop)
-        })
+        })?;
+        self.ledger.apply(plan);
+        if status == EscalationStatus::Approved {
+            let r = &resolved.request;
+            self.activity
+                .record_approved(&crate::history::ApprovedAction {
+                    time_ms: resolved
+                        .resolution
+                        .as_ref()
+                        .map_or_else(now_ms, |x| x.at_ms),
+                    agent: r.agent_id.clone(),
+                    session: r.session_id.clone(),
+                    user: r.user_id.clone(),
+                    action: r.action.clone(),
+                    amount: r.amount,
+                });
+        }
+        Ok(resolved)
+    }
+
+    /// Count a deny of `agent` toward the breaker of the live set, and
+    /// engage that agent's kill switch if it trips. Only the tripping
+    /// agent is stopped; a failure to record the engagement is logged and
+    /// the breaker tries again on the next denial.
+    pub(super) fn breaker_saw_deny(
+        &self,
+        live: &crate::generation::Generation,
+        agent: &str,
+        now: i64,
+    ) {
+        let Some(config) = live.set.breaker() else {
+            return;
+        };
+        if !self.breaker.saw_deny(config, agent, now) {
+            return;
+        }
+        let reason = format!("the breaker tripped: {}", config.describe());
+        match self.set_kill_switch(true, Some(agent), crate::breaker::BREAKER_ACTOR, &reason) {
+            Ok(_) => {
+                tracing::warn!(
+                    "agent `{agent}` stopped by the breaker: {}",
+                    config.describe()
+                );
+                self.breaker_trips
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!("the breaker could not engage agent `{agent}`'s kill switch: {e}")
+            }
+        }
+    }
+
+    /// How many times the breaker engaged a kill switch since start.
+    pub fn breaker_trips(&self) -> u64 {
+        self.breaker_trips
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the runtime can decide: a policy set is live (always, once

@@ -25,13 +25,15 @@ use crate::escalation::{
     DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
 };
 use crate::generation::{Generation, Snapshot};
+use crate::history::{Activity, ApprovedAction, HistoryView};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
+use crate::ledger::{DEFAULT_SETTLE_AFTER, Judgement, Ledger, PolicyCharge, Reservation, Who};
 use crate::load_error::LoadError;
 use crate::log::{
     Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
     keys, now_ms,
 };
-use crate::policy_set::{PolicySet, RUNTIME_POLICY, refused};
+use crate::policy_set::{Facts, PolicySet, RUNTIME_POLICY, refused};
 use crate::request::Request;
 use arc_swap::ArcSwap;
 use std::collections::VecDeque;
@@ -41,6 +43,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 mod controls;
+mod outcome;
+
+pub use outcome::{OutcomeError, OutcomeReport};
 
 /// How a [`Runtime`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +54,9 @@ pub struct RuntimeOptions {
     pub log: LogOptions,
     /// How long an escalation waits for a reviewer before it expires.
     pub escalation_timeout: Duration,
+    /// How long an approved action's reservations wait for an outcome
+    /// before they settle as charged.
+    pub settle_after: Duration,
 }
 
 impl Default for RuntimeOptions {
@@ -56,6 +64,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             log: LogOptions::default(),
             escalation_timeout: DEFAULT_ESCALATION_TIMEOUT,
+            settle_after: DEFAULT_SETTLE_AFTER,
         }
     }
 }
@@ -164,6 +173,13 @@ pub struct Runtime {
     kill_switch: KillSwitch,
     escalations: Escalations,
     escalation_timeout: Duration,
+    ledger: Ledger,
+    activity: Arc<Activity>,
+    breaker: crate::breaker::Breaker,
+    breaker_trips: std::sync::atomic::AtomicU64,
+    /// One outcome report at a time (a second for the same decision must
+    /// see the first).
+    reporting: Mutex<()>,
     state: Mutex<State>,
     /// One reload at a time (reloads are slow; decisions and rollbacks
     /// never take this).
@@ -218,6 +234,8 @@ impl Runtime {
         let log = DecisionLog::open(data_dir, options.log)?;
         let kill_switch = KillSwitch::load(log.database())?;
         let escalations = Escalations::load(log.database())?;
+        let ledger = Ledger::load(log.database(), options.settle_after)?;
+        let activity = Arc::new(Activity::rebuild(log.database(), &escalations, now_ms())?);
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
         let number = log.last_generation() + 1;
         let first = match build(
@@ -250,6 +268,11 @@ impl Runtime {
             kill_switch,
             escalations,
             escalation_timeout: options.escalation_timeout,
+            ledger,
+            activity,
+            breaker: crate::breaker::Breaker::default(),
+            breaker_trips: std::sync::atomic::AtomicU64::new(0),
+            reporting: Mutex::new(()),
             state: Mutex::new(State {
                 acted_on: Some(first.fingerprint),
                 kept: VecDeque::from([first]),
@@ -336,13 +359,20 @@ impl Runtime {
             }
             return decision;
         }
-        let mut decision = live.set.evaluate(request);
+        let now = now_ms();
+        let view: Arc<dyn HistoryView> = self.activity.clone();
+        let mut decision = live
+            .set
+            .evaluate_with(request, Facts::Live { view, now_ms: now });
         decision.generation = live.number;
+        let reservation = self.charge(request, &mut decision, now);
         let mut entry = entry(&live.redactor, request, &decision);
-        let mut state = Vec::new();
+        let mut state = reservation
+            .as_ref()
+            .map(|r| r.writes.clone())
+            .unwrap_or_default();
         let mut opened = None;
         if decision.verdict == Verdict::Escalate {
-            let now = now_ms();
             let timeout = i64::try_from(self.escalation_timeout.as_millis()).unwrap_or(i64::MAX);
             let ticket = EscalationTicket {
                 id: Escalations::new_id(),
@@ -359,7 +389,10 @@ impl Runtime {
             };
             match escalation.state_write() {
                 Ok(write) => state.push(write),
-                Err(e) => return fail_closed(decision, &e),
+                Err(e) => {
+                    self.undo(request, reservation.as_ref());
+                    return fail_closed(decision, &e);
+                }
             }
             entry.escalation = Some(ticket.clone());
             decision.escalation = Some(ticket);
@@ -377,10 +410,76 @@ impl Runtime {
                 if let Some(escalation) = opened {
                     self.escalations.insert(escalation);
                 }
+                if decision.verdict == Verdict::Approve {
+                    self.activity
+                        .record_approved(&approved_action(request, now));
+                }
+                if decision.verdict == Verdict::Deny {
+                    self.breaker_saw_deny(&live, &request.agent_id, now);
+                }
                 decision
             }
-            Err(e) => fail_closed(decision, &e),
+            Err(e) => {
+                self.undo(request, reservation.as_ref());
+                fail_closed(decision, &e)
+            }
         }
+    }
+
+    /// Apply the charges of a decision the policies approve or escalate:
+    /// reserve all of them or none, turning the decision into a deny past
+    /// a limit, or an approve into an escalate past an `escalate-above`
+    /// mark. Charges of shadow-mode policies never count.
+    fn charge(&self, request: &Request, decision: &mut Decision, now: i64) -> Option<Reservation> {
+        if decision.verdict == Verdict::Deny {
+            return None;
+        }
+        let charges: Vec<PolicyCharge> = decision
+            .policies
+            .iter()
+            .filter(|run| !run.shadow)
+            .flat_map(|run| {
+                run.charges.iter().map(|c| PolicyCharge {
+                    policy: run.policy.clone(),
+                    charge: c.clone(),
+                })
+            })
+            .collect();
+        if charges.is_empty() {
+            return None;
+        }
+        let who = Who {
+            agent: &request.agent_id,
+            session: request.session_id.as_deref(),
+            user: request.user_id.as_deref(),
+        };
+        let reservation = self.ledger.reserve(
+            &request.request_id,
+            who,
+            &charges,
+            now,
+            decision.verdict == Verdict::Escalate,
+        );
+        decision.charges = reservation.records.clone();
+        apply_judgement(decision, &reservation.judgement);
+        Some(reservation)
+    }
+
+    /// Take back a reservation whose decision could not be recorded.
+    fn undo(&self, request: &Request, reservation: Option<&Reservation>) {
+        if let Some(r) = reservation {
+            self.ledger.undo(&request.request_id, r);
+        }
+    }
+
+    /// The counters (for `gavel usage`).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The history policies read.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The decision as the live generation would record it (redacted).
@@ -639,6 +738,53 @@ fn entry(redactor: &Redactor, request: &Request, decision: &Decision) -> Decisio
         policies: decision.policies.clone(),
         redactions,
         escalation: None,
+        charges: decision.charges.clone(),
+        retry_after_ms: decision.retry_after_ms,
+    }
+}
+
+/// Turn a decision by what the ledger said: a stop denies (the first
+/// reason), a mark crossed escalates an approve.
+pub(crate) fn apply_judgement(decision: &mut Decision, judgement: &Judgement) {
+    match judgement {
+        Judgement::Stops(stop) => {
+            decision.verdict = Verdict::Deny;
+            decision.retry_after_ms = stop
+                .retry_after_ms
+                .filter(|_| stop.code == crate::ledger::RATE_LIMITED);
+            decision.reasons.push(Reason {
+                policy: RUNTIME_POLICY.to_owned(),
+                verdict: Verdict::Deny,
+                code: stop.code.to_owned(),
+                message: stop.message.clone(),
+            });
+        }
+        Judgement::Fits(near) => {
+            if near.is_empty() {
+                return;
+            }
+            decision.verdict = Verdict::Escalate;
+            for (_, message) in near {
+                decision.reasons.push(Reason {
+                    policy: RUNTIME_POLICY.to_owned(),
+                    verdict: Verdict::Escalate,
+                    code: crate::ledger::BUDGET_NEAR_LIMIT.to_owned(),
+                    message: message.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// An approved request, as the history remembers it.
+pub(crate) fn approved_action(request: &Request, now: i64) -> ApprovedAction {
+    ApprovedAction {
+        time_ms: now,
+        agent: request.agent_id.clone(),
+        session: request.session_id.clone(),
+        user: request.user_id.clone(),
+        action: request.action.clone(),
+        amount: request.amount,
     }
 }
 
@@ -669,6 +815,8 @@ fn fail_closed(decision: Decision, error: &LogError) -> Decision {
         verdict: Verdict::Deny,
         seq: None,
         escalation: None,
+        charges: Vec::new(),
+        retry_after_ms: None,
         ..decision
     }
 }
