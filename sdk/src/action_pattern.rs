@@ -80,6 +80,27 @@ impl ActionPattern {
     pub fn any_matches(patterns: &[Self], action: &str) -> bool {
         patterns.iter().any(|p| p.matches(action))
     }
+
+    /// The interest of a policy that judges exactly the actions matching
+    /// `patterns` (see [`Policy::interest`](crate::Policy::interest)):
+    /// the patterns as text, or `None` when one of them is `*`.
+    pub fn interest(patterns: &[Self]) -> Option<Vec<String>> {
+        if patterns.contains(&ActionPattern::Any) {
+            return None;
+        }
+        Some(patterns.iter().map(ToString::to_string).collect())
+    }
+}
+
+/// The pattern as written: `*`, `prefix*` or the name.
+impl std::fmt::Display for ActionPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActionPattern::Any => f.write_str("*"),
+            ActionPattern::Prefix(p) => write!(f, "{p}*"),
+            ActionPattern::Exact(e) => f.write_str(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +131,28 @@ mod tests {
         for (pattern, action, expected) in cases {
             let p = ActionPattern::parse(pattern).unwrap();
             assert_eq!(p.matches(action), expected, "{pattern} vs {action:?}");
+        }
+    }
+
+    #[test]
+    fn interest_is_the_patterns_unless_one_is_everything() {
+        // (patterns, interest)
+        let cases: [(&[&str], Option<&[&str]>); 4] = [
+            (&[], Some(&[])),
+            (
+                &["send_email", "Delete_*"],
+                Some(&["send_email", "Delete_*"]),
+            ),
+            (&["send_email", "*"], None),
+            (&["*"], None),
+        ];
+        for (texts, expected) in cases {
+            let patterns: Vec<ActionPattern> = texts
+                .iter()
+                .map(|t| ActionPattern::parse(t).unwrap())
+                .collect();
+            let expected = expected.map(|e| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+            assert_eq!(ActionPattern::interest(&patterns), expected, "{texts:?}");
         }
     }
 

@@ -3,8 +3,8 @@
 #![allow(missing_docs, missing_debug_implementations, clippy::all)]
 
 wit_bindgen::generate!({
-    path: "../wit/v0.2.0",
-    world: "gavel:policy/policy-world@0.2.0",
+    path: "../wit/v0.3.0",
+    world: "gavel:policy/policy-world@0.3.0",
     pub_export_macro: true,
     export_macro_name: "export",
     default_bindings_module: "gavel_sdk::bindings",

@@ -17,6 +17,10 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
         Ok(wit::Evaluator::new(Evaluator { policy }))
     }
 
+    fn interest(&self) -> Option<Vec<String>> {
+        self.policy.interest()
+    }
+
     fn evaluate(&self, request: wit::Request) -> wit::Outcome {
         let request = Request::from_wit(request);
         let verdict = self.policy.evaluate(&request);
@@ -25,8 +29,9 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
         // closed instead.
         if let Some(problem) = request.params.problem() {
             return wit::Outcome {
-                verdict: Verdict::deny("invalid-request", problem).into(),
+                verdict: Verdict::deny("invalid-request", problem).into_wit().0,
                 findings: Vec::new(),
+                charges: Vec::new(),
             };
         }
         let findings = request
@@ -37,9 +42,11 @@ impl<P: Policy> wit::GuestEvaluator for Evaluator<P> {
                 kinds: f.kinds,
             })
             .collect();
+        let (verdict, charges) = verdict.into_wit();
         wit::Outcome {
-            verdict: verdict.into(),
+            verdict,
             findings,
+            charges,
         }
     }
 }
@@ -52,7 +59,7 @@ pub fn metadata<P: Policy>() -> wit::PolicyMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConfigError, Metadata};
+    use crate::{Charge, ConfigError, Metadata, Scope, Window};
     use wit::GuestEvaluator;
 
     /// Approves unless `params.to` is present; `reads` says whether it looks.
@@ -71,17 +78,34 @@ mod tests {
             Ok(WatchesTo { reads: true })
         }
 
+        fn interest(&self) -> Option<Vec<String>> {
+            Some(vec!["send_*".to_owned()])
+        }
+
         fn evaluate(&self, request: &Request) -> Verdict {
             request.mark_sensitive("params.to", &["email"]);
             if self.reads && request.param_str("to").is_some() {
                 Verdict::deny("has-to", "to is set")
             } else {
-                Verdict::approve()
+                Verdict::approve().with_charge(Charge::rate(
+                    "rate",
+                    Scope::Agent,
+                    Window::rolling_ms(1_000),
+                    1,
+                ))
             }
         }
     }
 
-    fn outcome(reads: bool, params: &str) -> (String, usize) {
+    #[test]
+    fn interest_is_the_policys() {
+        let evaluator = Evaluator {
+            policy: WatchesTo { reads: true },
+        };
+        assert_eq!(evaluator.interest(), Some(vec!["send_*".to_owned()]));
+    }
+
+    fn outcome(reads: bool, params: &str) -> (String, usize, usize) {
         let evaluator = Evaluator {
             policy: WatchesTo { reads },
         };
@@ -107,19 +131,21 @@ mod tests {
             wit::Verdict::Deny(r) => format!("deny {}: {}", r.code, r.message),
             wit::Verdict::Escalate(r) => format!("escalate {}", r.code),
         };
-        (verdict, out.findings.len())
+        (verdict, out.findings.len(), out.charges.len())
     }
 
     #[test]
     fn params_that_do_not_parse_fail_closed_when_read() {
-        // (reads params, params text, verdict starts with, findings kept)
+        // (reads params, params text, verdict starts with, findings kept,
+        // charges kept)
         let cases = [
-            (true, r#"{"to":"x"}"#, "deny has-to", 1),
-            (true, r#"{}"#, "approve", 1),
+            (true, r#"{"to":"x"}"#, "deny has-to", 1, 0),
+            (true, r#"{}"#, "approve", 1, 1),
             (
                 true,
                 r#"{"to":"#,
                 "deny invalid-request: params is not valid JSON",
+                0,
                 0,
             ),
             (
@@ -127,14 +153,15 @@ mod tests {
                 r#"["to"]"#,
                 "deny invalid-request: params is not a JSON object",
                 0,
+                0,
             ),
             // Params never read did not affect the verdict.
-            (false, r#"{"to":"#, "approve", 1),
+            (false, r#"{"to":"#, "approve", 1, 1),
         ];
-        for (reads, params, verdict, findings) in cases {
-            let (got, n) = outcome(reads, params);
+        for (reads, params, verdict, findings, charges) in cases {
+            let (got, n, c) = outcome(reads, params);
             assert!(got.starts_with(verdict), "{params}: {got}");
-            assert_eq!(n, findings, "{params}");
+            assert_eq!((n, c), (findings, charges), "{params}");
         }
     }
 }
