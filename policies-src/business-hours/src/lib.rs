@@ -327,6 +327,11 @@ impl Policy for BusinessHours {
         })
     }
 
+    /// The listed actions: the host approves the others without a call.
+    fn interest(&self) -> Option<Vec<String>> {
+        ActionPattern::interest(&self.actions)
+    }
+
     fn evaluate(&self, request: &Request) -> Verdict {
         if !self.applies_to(request) {
             return Verdict::approve();
@@ -373,7 +378,7 @@ gavel_sdk::export_policy!(BusinessHours);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gavel_sdk::{Agent, parse_config, serde_json::Value, serde_json::json};
+    use gavel_sdk::{Agent, VerdictKind, parse_config, serde_json::Value, serde_json::json};
 
     fn policy(config: Value) -> Result<BusinessHours, ConfigError> {
         BusinessHours::new(parse_config(&config.to_string())?)
@@ -524,10 +529,20 @@ mod tests {
     }
 
     #[test]
+    fn interest_is_the_actions() {
+        assert_eq!(
+            ny().interest(),
+            Some(vec!["pay".to_owned(), "deploy_*".to_owned()])
+        );
+    }
+
+    #[test]
     fn verdicts_and_messages() {
         let p = ny();
         let v = p.evaluate(&request("pay", "2026-11-28T17:00:00Z", true, Some(1)));
-        let Verdict::Deny(r) = v else { panic!("{v:?}") };
+        let VerdictKind::Deny(r) = v.kind else {
+            panic!("{v:?}")
+        };
         assert_eq!(r.code, "outside-business-hours");
         assert!(
             r.message.contains("Mon–Fri 09:00–17:00 America/New_York"),

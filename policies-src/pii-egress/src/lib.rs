@@ -96,6 +96,11 @@ impl Policy for PiiEgress {
         })
     }
 
+    /// The listed actions: the host approves the others without a call.
+    fn interest(&self) -> Option<Vec<String>> {
+        ActionPattern::interest(&self.actions)
+    }
+
     fn evaluate(&self, request: &Request) -> Verdict {
         if !ActionPattern::any_matches(&self.actions, &request.action) {
             return Verdict::approve();
@@ -211,7 +216,7 @@ export_policy!(PiiEgress);
 mod tests {
     use super::*;
     use gavel_sdk::serde_json::{Value, json};
-    use gavel_sdk::{Agent, parse_config};
+    use gavel_sdk::{Agent, VerdictKind, parse_config};
 
     fn policy(config: Value) -> Result<PiiEgress, ConfigError> {
         PiiEgress::new(parse_config(&config.to_string())?)
@@ -238,8 +243,8 @@ mod tests {
     }
 
     fn deny_message(v: Verdict) -> String {
-        match v {
-            Verdict::Deny(r) => {
+        match v.kind {
+            VerdictKind::Deny(r) => {
                 assert_eq!(r.code, "pii-detected");
                 r.message
             }
@@ -266,12 +271,35 @@ mod tests {
     }
 
     #[test]
+    fn interest_is_the_actions() {
+        // (actions, interest)
+        let cases = [
+            (
+                json!(["send_*", "post_message"]),
+                Some(vec!["send_*", "post_message"]),
+            ),
+            (json!(["*"]), None),
+        ];
+        for (actions, expected) in cases {
+            let p = policy(json!({ "actions": actions })).unwrap();
+            let expected = expected.map(|e| e.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(p.interest(), expected, "{actions}");
+        }
+    }
+
+    #[test]
     fn unlisted_and_clean_approve() {
         let p = policy(json!({"actions": ["send_email"]})).unwrap();
         let pii = json!({"body": "jane@gmail.com"});
-        assert_eq!(p.evaluate(&request("read_file", pii)), Verdict::Approve);
+        assert_eq!(
+            p.evaluate(&request("read_file", pii)).kind,
+            VerdictKind::Approve
+        );
         let clean = json!({"body": "order 4155552671 costs $1,234.56"});
-        assert_eq!(p.evaluate(&request("send_email", clean)), Verdict::Approve);
+        assert_eq!(
+            p.evaluate(&request("send_email", clean)).kind,
+            VerdictKind::Approve
+        );
     }
 
     #[test]
@@ -279,7 +307,7 @@ mod tests {
         let p =
             policy(json!({"actions": ["*"], "allow_email_domains": ["Example-Corp.com"]})).unwrap();
         let ok = json!({"to": "a@example-corp.com", "cc": "b@eu.EXAMPLE-corp.com"});
-        assert_eq!(p.evaluate(&request("x", ok)), Verdict::Approve);
+        assert_eq!(p.evaluate(&request("x", ok)).kind, VerdictKind::Approve);
         let bad = json!({"to": "a@notexample-corp.com"});
         assert!(deny_message(p.evaluate(&request("x", bad))).contains("params.to: email"));
     }

@@ -11,8 +11,9 @@
 use gavel_sdk::{ActionPattern, ConfigError, Metadata, Policy, Request, Verdict, export_policy};
 use serde::Deserialize;
 
+/// The config, from `[policy.config]`.
 #[derive(Deserialize)]
-struct Config {
+pub struct Config {
     #[serde(default)]
     forbidden: Vec<String>,
     #[serde(default)]
@@ -20,7 +21,8 @@ struct Config {
     allowed: Option<Vec<String>>,
 }
 
-struct SensitiveActions {
+/// The policy.
+pub struct SensitiveActions {
     forbidden: Vec<ActionPattern>,
     require_approval: Vec<ActionPattern>,
     allowed: Option<Vec<ActionPattern>>,
@@ -51,6 +53,21 @@ impl Policy for SensitiveActions {
         })
     }
 
+    /// `forbidden` and `require_approval`; every action when `allowed` is
+    /// set, since an action off that list is denied.
+    fn interest(&self) -> Option<Vec<String>> {
+        if self.allowed.is_some() {
+            return None;
+        }
+        let judged: Vec<ActionPattern> = self
+            .forbidden
+            .iter()
+            .chain(&self.require_approval)
+            .cloned()
+            .collect();
+        ActionPattern::interest(&judged)
+    }
+
     fn evaluate(&self, request: &Request) -> Verdict {
         let action = request.action.as_str();
         if ActionPattern::any_matches(&self.forbidden, action) {
@@ -78,3 +95,37 @@ impl Policy for SensitiveActions {
 }
 
 export_policy!(SensitiveActions);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gavel_sdk::parse_config;
+    use gavel_sdk::serde_json::json;
+
+    #[test]
+    fn interest_is_what_the_lists_judge() {
+        // (config, interest)
+        let cases = [
+            (
+                json!({"forbidden": ["delete_*"], "require_approval": ["send_email"]}),
+                Some(vec!["delete_*", "send_email"]),
+            ),
+            (json!({}), Some(vec![])),
+            (json!({"forbidden": ["*"]}), None),
+            (json!({"require_approval": ["a", "*"]}), None),
+            // An action off `allowed` is denied: every action is judged.
+            (
+                json!({"forbidden": ["delete_*"], "allowed": ["read_*"]}),
+                None,
+            ),
+            (json!({"allowed": []}), None),
+        ];
+        for (config, expected) in cases {
+            let policy = parse_config(&config.to_string())
+                .and_then(SensitiveActions::new)
+                .unwrap();
+            let expected = expected.map(|e| e.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(policy.interest(), expected, "{config}");
+        }
+    }
+}

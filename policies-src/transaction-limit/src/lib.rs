@@ -200,6 +200,11 @@ impl Policy for TransactionLimit {
         })
     }
 
+    /// The listed actions: the host approves the others without a call.
+    fn interest(&self) -> Option<Vec<String>> {
+        ActionPattern::interest(&self.actions)
+    }
+
     fn evaluate(&self, request: &Request) -> Verdict {
         let action = request.action.as_str();
         if !ActionPattern::any_matches(&self.actions, action) {
@@ -282,7 +287,7 @@ gavel_sdk::export_policy!(TransactionLimit);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gavel_sdk::{Agent, parse_config, serde_json::json};
+    use gavel_sdk::{Agent, VerdictKind, parse_config, serde_json::json};
 
     fn policy(config: gavel_sdk::serde_json::Value) -> Result<TransactionLimit, ConfigError> {
         TransactionLimit::new(parse_config(&config.to_string())?)
@@ -321,10 +326,27 @@ mod tests {
     }
 
     fn code(v: &Verdict) -> Option<(&'static str, &str)> {
-        match v {
-            Verdict::Approve => None,
-            Verdict::Deny(r) => Some(("deny", r.code.as_str())),
-            Verdict::Escalate(r) => Some(("escalate", r.code.as_str())),
+        match &v.kind {
+            VerdictKind::Approve => None,
+            VerdictKind::Deny(r) => Some(("deny", r.code.as_str())),
+            VerdictKind::Escalate(r) => Some(("escalate", r.code.as_str())),
+        }
+    }
+
+    #[test]
+    fn interest_is_the_actions() {
+        // (actions, interest)
+        let cases = [
+            (
+                json!(["execute_transaction", "transfer_*"]),
+                Some(vec!["execute_transaction", "transfer_*"]),
+            ),
+            (json!(["pay", "*"]), None),
+        ];
+        for (actions, expected) in cases {
+            let p = policy(json!({"actions": actions, "limits": {"default": {"max": 1}}})).unwrap();
+            let expected = expected.map(|e| e.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(p.interest(), expected, "{actions}");
         }
     }
 
@@ -441,7 +463,9 @@ mod tests {
             Some(1500.0),
             Some("usd"),
         ));
-        let Verdict::Deny(r) = v else { panic!("{v:?}") };
+        let VerdictKind::Deny(r) = v.kind else {
+            panic!("{v:?}")
+        };
         assert_eq!(r.code, "over-limit");
         assert_eq!(
             r.message,
@@ -457,7 +481,9 @@ mod tests {
                 .is_approve()
         );
         let v = p.evaluate(&request("someone", "transfer_funds", Some(101.0), None));
-        let Verdict::Deny(r) = v else { panic!("{v:?}") };
+        let VerdictKind::Deny(r) = v.kind else {
+            panic!("{v:?}")
+        };
         assert!(r.message.contains("(default limit)"), "{}", r.message);
     }
 
@@ -521,7 +547,9 @@ mod tests {
             Some(1.0),
             Some("<script>alert(1)</script>"),
         ));
-        let Verdict::Deny(r) = v else { panic!("{v:?}") };
+        let VerdictKind::Deny(r) = v.kind else {
+            panic!("{v:?}")
+        };
         assert!(!r.message.contains("script"), "{}", r.message);
     }
 
