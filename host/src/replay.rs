@@ -19,7 +19,7 @@ use crate::decision::{Decision, Verdict};
 use crate::engine::{EngineError, PolicyEngine};
 use crate::load_error::LoadError;
 use crate::log::{DecisionEntry, LogEntry, LogEvent, RECORDS, REDACTED_PREFIX};
-use crate::policy_set::PolicySet;
+use crate::policy_set::{Facts, PolicySet};
 use crate::request::Request;
 use redb::{DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable};
 use serde::Serialize;
@@ -188,7 +188,20 @@ pub fn replay_each(
         if !redacted.is_empty() {
             summary.redacted = summary.redacted.saturating_add(1);
         }
-        let new = set.evaluate(&request_of(&decision));
+        // Policies get the history facts the decision recorded, and the
+        // counters the values they held: a stateful decision replays
+        // exactly.
+        let recorded = |policy: &str| {
+            decision
+                .policies
+                .iter()
+                .find(|run| run.policy == policy)
+                .map(|run| run.facts.clone())
+                .unwrap_or_default()
+        };
+        let request = request_of(&decision);
+        let mut new = set.evaluate_with(&request, Facts::Replay(&recorded));
+        crate::runtime::rejudge(&mut new, &decision.charges, &request);
         if new.verdict == decision.verdict {
             summary.unchanged = summary.unchanged.saturating_add(1);
             continue;

@@ -65,6 +65,32 @@ pub struct Stop {
     pub retry_after_ms: Option<u64>,
 }
 
+/// The stop for a charge scoped to a session or user the request lacks.
+pub fn scope_missing(policy: &str, charge: &Charge) -> Stop {
+    Stop {
+        code: SCOPE_MISSING,
+        message: format!(
+            "the charge `{}` of policy `{policy}` counts per {}, and the request has no {}_id",
+            charge.counter,
+            charge.scope.as_str(),
+            charge.scope.as_str()
+        ),
+        retry_after_ms: None,
+    }
+}
+
+/// The stop for a charge the host cannot count (`why`: an unknown zone).
+pub fn counter_invalid(policy: &str, charge: &Charge, why: &str) -> Stop {
+    Stop {
+        code: COUNTER_INVALID,
+        message: format!(
+            "the charge `{}` of policy `{policy}` cannot be counted: {why}",
+            charge.counter
+        ),
+        retry_after_ms: None,
+    }
+}
+
 /// Judge the charges of one decision.
 pub fn judge(records: &[ChargeRecord]) -> Judgement {
     let mut near = Vec::new();

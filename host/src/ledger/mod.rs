@@ -36,7 +36,7 @@ pub use charge::{
 };
 pub use check::{
     BUDGET_EXCEEDED, BUDGET_NEAR_LIMIT, COUNTER_INVALID, ChargeRecord, Judgement, RATE_LIMITED,
-    SCOPE_MISSING, Stop, judge,
+    SCOPE_MISSING, Stop, counter_invalid, judge, scope_missing,
 };
 pub use counter::{Entry, EntryStatus};
 pub use usage::UsageRow;
@@ -207,18 +207,7 @@ impl Ledger {
         for pc in charges {
             let c = &pc.charge;
             let Some(subject) = subject(c.scope, who) else {
-                return stopped(
-                    records,
-                    SCOPE_MISSING,
-                    format!(
-                        "the charge `{}` of policy `{}` counts per {}, and the request has no {}_id",
-                        c.counter,
-                        pc.policy,
-                        c.scope.as_str(),
-                        c.scope.as_str()
-                    ),
-                    writes,
-                );
+                return stopped(records, scope_missing(&pc.policy, c), writes);
             };
             let bounds = match &c.window {
                 Window::Calendar { period, timezone } => state
@@ -228,17 +217,7 @@ impl Ledger {
             };
             let (start_ms, end_ms) = match bounds {
                 Ok(b) => b,
-                Err(e) => {
-                    return stopped(
-                        records,
-                        COUNTER_INVALID,
-                        format!(
-                            "the charge `{}` of policy `{}` cannot be counted: {e}",
-                            c.counter, pc.policy
-                        ),
-                        writes,
-                    );
-                }
+                Err(e) => return stopped(records, counter_invalid(&pc.policy, c, &e), writes),
             };
             let instance = instance_key(c, &subject, start_ms);
             let add = units(c.amount);
@@ -562,19 +541,10 @@ fn instance_key(c: &Charge, subject: &str, start_ms: i64) -> String {
     )
 }
 
-fn stopped(
-    records: Vec<ChargeRecord>,
-    code: &'static str,
-    message: String,
-    writes: Vec<StateWrite>,
-) -> Reservation {
+fn stopped(records: Vec<ChargeRecord>, stop: Stop, writes: Vec<StateWrite>) -> Reservation {
     Reservation {
         records,
-        judgement: Judgement::Stops(Stop {
-            code,
-            message,
-            retry_after_ms: None,
-        }),
+        judgement: Judgement::Stops(stop),
         writes,
         reserved: false,
     }

@@ -27,7 +27,9 @@ use crate::escalation::{
 use crate::generation::{Generation, Snapshot};
 use crate::history::{Activity, ApprovedAction, HistoryView};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
-use crate::ledger::{DEFAULT_SETTLE_AFTER, Judgement, Ledger, PolicyCharge, Reservation, Who};
+use crate::ledger::{
+    ChargeRecord, DEFAULT_SETTLE_AFTER, Judgement, Ledger, PolicyCharge, Reservation, Who,
+};
 use crate::load_error::LoadError;
 use crate::log::{
     Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
@@ -774,6 +776,71 @@ pub(crate) fn apply_judgement(decision: &mut Decision, judgement: &Judgement) {
             }
         }
     }
+}
+
+/// Apply the host's part of a recorded decision to a replayed one: its
+/// charges (as the replayed policies ask for them now) judged against
+/// what each counter held when the decision was made. A counter the
+/// recorded decision did not touch is taken as empty.
+pub fn rejudge(decision: &mut Decision, recorded: &[ChargeRecord], request: &Request) {
+    if decision.verdict == Verdict::Deny {
+        return;
+    }
+    let records: Vec<ChargeRecord> = decision
+        .policies
+        .iter()
+        .filter(|run| !run.shadow)
+        .flat_map(|run| run.charges.iter().map(move |c| (run.policy.as_str(), c)))
+        .map(|(policy, charge)| {
+            let same = recorded.iter().find(|r| {
+                r.policy == policy
+                    && r.charge.counter == charge.counter
+                    && r.charge.kind == charge.kind
+                    && r.charge.scope == charge.scope
+                    && r.charge.window == charge.window
+            });
+            ChargeRecord {
+                policy: policy.to_owned(),
+                charge: charge.clone(),
+                subject: same.map(|r| r.subject.clone()).unwrap_or_default(),
+                before: same.map_or(0.0, |r| r.before),
+                duplicate: same.is_some_and(|r| r.duplicate),
+                retry_after_ms: same.and_then(|r| r.retry_after_ms),
+            }
+        })
+        .collect();
+    if records.is_empty() {
+        return;
+    }
+    let judgement = match uncountable(&records, request) {
+        Some(stop) => Judgement::Stops(stop),
+        None => crate::ledger::judge(&records),
+    };
+    decision.charges = records;
+    apply_judgement(decision, &judgement);
+}
+
+/// The stop the ledger gives before any limit: a charge scoped to a
+/// session or user the request lacks, or in an unknown time zone.
+fn uncountable(records: &[ChargeRecord], request: &Request) -> Option<crate::ledger::Stop> {
+    use crate::history::Scope;
+    records.iter().find_map(|r| {
+        let c = &r.charge;
+        let missing = match c.scope {
+            Scope::Session => request.session_id.is_none(),
+            Scope::User => request.user_id.is_none(),
+            Scope::Agent | Scope::Fleet => false,
+        };
+        if missing {
+            return Some(crate::ledger::scope_missing(&r.policy, c));
+        }
+        match &c.window {
+            crate::ledger::Window::Calendar { timezone, .. } => crate::ledger::time_zone(timezone)
+                .err()
+                .map(|e| crate::ledger::counter_invalid(&r.policy, c, &e)),
+            crate::ledger::Window::Rolling { .. } => None,
+        }
+    })
 }
 
 /// An approved request, as the history remembers it.
