@@ -19,6 +19,15 @@
 //! message_contains = ["..."]             # optional, each must appear in the reasons' messages
 //! message_excludes = ["..."]             # optional, none may appear anywhere in the decision
 //! error_contains = "limits.default.max"  # config-error only: a fragment of the rejection
+//!
+//! # Optional: the history the case starts from. Each step is decided, in
+//! # order, through the same policy at `ago` before the case's request (whose
+//! # timestamp is the case's "now"); it must be approved or escalated, and its
+//! # charges are reserved. `outcome` reports what happened to it.
+//! [[case.history]]
+//! request = { agent_id = "financial-advisor", action = "execute_transaction", amount = 900 }
+//! ago = "10m"                            # default "1s"
+//! outcome = "completed"                  # optional: "completed" | "failed"
 //! ```
 
 use crate::bounded_read::read_regular_text;
@@ -65,6 +74,19 @@ pub struct Case {
     pub message_excludes: Vec<String>,
     /// A fragment of the config rejection, for `config-error`.
     pub error_contains: Option<String>,
+    /// The history the case starts from, oldest first.
+    pub history: Vec<HistoryStep>,
+}
+
+/// One prior action a case starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryStep {
+    /// The request, decided through the case's policy.
+    pub request: Request,
+    /// How long before the case's request, in milliseconds.
+    pub ago_ms: i64,
+    /// What happened to it, if reported.
+    pub outcome: Option<crate::log::OutcomeStatus>,
 }
 
 /// A parsed case file.
@@ -116,6 +138,16 @@ struct RawCase {
     #[serde(default)]
     message_excludes: Vec<String>,
     error_contains: Option<String>,
+    #[serde(default)]
+    history: Vec<RawHistory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    request: toml::Table,
+    ago: Option<String>,
+    outcome: Option<crate::log::OutcomeStatus>,
 }
 
 impl CaseFile {
@@ -214,6 +246,28 @@ fn check_case(raw: RawCase, configs: &BTreeMap<String, String>) -> Result<Case, 
     if raw.error_contains.is_some() && raw.expect != Expect::ConfigError {
         return Err("`error_contains` is only for config-error".to_owned());
     }
+    if !raw.history.is_empty() && raw.expect == Expect::ConfigError {
+        return Err("a config-error case takes no history".to_owned());
+    }
+    let history = raw
+        .history
+        .into_iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let at = |p: String| format!("history[{i}]: {p}");
+            let json = toml_to_json(toml::Value::Table(step.request), "request").map_err(at)?;
+            let request = Request::from_value(json).map_err(|e| at(e.to_string()))?;
+            let ago = step.ago.as_deref().unwrap_or("1s");
+            let ago_ms = crate::service::parse_duration(ago)
+                .map_err(|e| at(format!("ago: {e}")))
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))?;
+            Ok(HistoryStep {
+                request,
+                ago_ms,
+                outcome: step.outcome,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(Case {
         name: raw.name,
         config,
@@ -223,6 +277,7 @@ fn check_case(raw: RawCase, configs: &BTreeMap<String, String>) -> Result<Case, 
         message_contains: raw.message_contains,
         message_excludes: raw.message_excludes,
         error_contains: raw.error_contains,
+        history,
     })
 }
 

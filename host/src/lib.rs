@@ -27,6 +27,7 @@ pub mod bindings;
 pub mod bounded_read;
 pub mod breaker;
 pub mod case_file;
+pub mod case_history;
 pub mod case_runner;
 pub mod decision;
 pub mod engine;

@@ -367,7 +367,7 @@ impl Runtime {
             .set
             .evaluate_with(request, Facts::Live { view, now_ms: now });
         decision.generation = live.number;
-        let reservation = self.charge(request, &mut decision, now);
+        let reservation = charge_decision(&self.ledger, request, &mut decision, now);
         let mut entry = entry(&live.redactor, request, &decision);
         let mut state = reservation
             .as_ref()
@@ -426,45 +426,6 @@ impl Runtime {
                 fail_closed(decision, &e)
             }
         }
-    }
-
-    /// Apply the charges of a decision the policies approve or escalate:
-    /// reserve all of them or none, turning the decision into a deny past
-    /// a limit, or an approve into an escalate past an `escalate-above`
-    /// mark. Charges of shadow-mode policies never count.
-    fn charge(&self, request: &Request, decision: &mut Decision, now: i64) -> Option<Reservation> {
-        if decision.verdict == Verdict::Deny {
-            return None;
-        }
-        let charges: Vec<PolicyCharge> = decision
-            .policies
-            .iter()
-            .filter(|run| !run.shadow)
-            .flat_map(|run| {
-                run.charges.iter().map(|c| PolicyCharge {
-                    policy: run.policy.clone(),
-                    charge: c.clone(),
-                })
-            })
-            .collect();
-        if charges.is_empty() {
-            return None;
-        }
-        let who = Who {
-            agent: &request.agent_id,
-            session: request.session_id.as_deref(),
-            user: request.user_id.as_deref(),
-        };
-        let reservation = self.ledger.reserve(
-            &request.request_id,
-            who,
-            &charges,
-            now,
-            decision.verdict == Verdict::Escalate,
-        );
-        decision.charges = reservation.records.clone();
-        apply_judgement(decision, &reservation.judgement);
-        Some(reservation)
     }
 
     /// Take back a reservation whose decision could not be recorded.
@@ -778,6 +739,50 @@ pub(crate) fn apply_judgement(decision: &mut Decision, judgement: &Judgement) {
     }
 }
 
+/// Apply the charges of a decision the policies approve or escalate:
+/// reserve all of them or none, turning the decision into a deny past a
+/// limit, or an approve into an escalate past an `escalate-above` mark.
+/// Charges of shadow-mode policies never count.
+pub fn charge_decision(
+    ledger: &Ledger,
+    request: &Request,
+    decision: &mut Decision,
+    now: i64,
+) -> Option<Reservation> {
+    if decision.verdict == Verdict::Deny {
+        return None;
+    }
+    let charges: Vec<PolicyCharge> = decision
+        .policies
+        .iter()
+        .filter(|run| !run.shadow)
+        .flat_map(|run| {
+            run.charges.iter().map(|c| PolicyCharge {
+                policy: run.policy.clone(),
+                charge: c.clone(),
+            })
+        })
+        .collect();
+    if charges.is_empty() {
+        return None;
+    }
+    let who = Who {
+        agent: &request.agent_id,
+        session: request.session_id.as_deref(),
+        user: request.user_id.as_deref(),
+    };
+    let reservation = ledger.reserve(
+        &request.request_id,
+        who,
+        &charges,
+        now,
+        decision.verdict == Verdict::Escalate,
+    );
+    decision.charges = reservation.records.clone();
+    apply_judgement(decision, &reservation.judgement);
+    Some(reservation)
+}
+
 /// Apply the host's part of a recorded decision to a replayed one: its
 /// charges (as the replayed policies ask for them now) judged against
 /// what each counter held when the decision was made. A counter the
@@ -844,7 +849,7 @@ fn uncountable(records: &[ChargeRecord], request: &Request) -> Option<crate::led
 }
 
 /// An approved request, as the history remembers it.
-pub(crate) fn approved_action(request: &Request, now: i64) -> ApprovedAction {
+pub fn approved_action(request: &Request, now: i64) -> ApprovedAction {
     ApprovedAction {
         time_ms: now,
         agent: request.agent_id.clone(),
