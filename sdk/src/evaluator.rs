@@ -97,12 +97,33 @@ mod tests {
         }
     }
 
+    /// Judges every action: keeps the default interest.
+    struct Everything;
+
+    impl Policy for Everything {
+        type Config = serde_json::Value;
+
+        fn metadata() -> Metadata {
+            Metadata::new("everything", "1.0.0", "test")
+        }
+
+        fn new(_: serde_json::Value) -> Result<Self, ConfigError> {
+            Ok(Everything)
+        }
+
+        fn evaluate(&self, _: &Request) -> Verdict {
+            Verdict::approve()
+        }
+    }
+
     #[test]
-    fn interest_is_the_policys() {
-        let evaluator = Evaluator {
+    fn interest_is_the_policys_and_every_action_by_default() {
+        let declared = Evaluator {
             policy: WatchesTo { reads: true },
         };
-        assert_eq!(evaluator.interest(), Some(vec!["send_*".to_owned()]));
+        assert_eq!(declared.interest(), Some(vec!["send_*".to_owned()]));
+        let default = Evaluator { policy: Everything };
+        assert_eq!(default.interest(), None);
     }
 
     fn outcome(reads: bool, params: &str) -> (String, usize, usize) {
