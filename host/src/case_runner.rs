@@ -91,9 +91,6 @@ impl<'a> CaseRunner<'a> {
             (Ok(_), None) => {
                 CaseOutcome::Fail("expected config-error, but the config was accepted".to_owned())
             }
-            (Ok(set), Some(request)) if case.history.is_empty() => {
-                check_decision(&set.evaluate(request), case)
-            }
             (Ok(set), Some(request)) => {
                 match crate::case_history::CaseHistory::replay(set, request, &case.history) {
                     Ok(memory) => {

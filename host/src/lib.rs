@@ -30,6 +30,7 @@ pub mod case_file;
 pub mod case_history;
 pub mod case_runner;
 pub mod decision;
+pub mod dispatch;
 pub mod engine;
 pub mod escalation;
 pub mod generation;

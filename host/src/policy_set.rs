@@ -51,6 +51,7 @@ pub struct PolicySet {
     policies: Vec<Policy>,
     redact: Vec<crate::log::RedactionPath>,
     breaker: Option<crate::breaker::BreakerConfig>,
+    dispatch: crate::dispatch::DispatchIndex,
 }
 
 impl PolicySet {
@@ -123,7 +124,9 @@ impl PolicySet {
                 .cmp(&a.entry.priority)
                 .then_with(|| a.entry.name.cmp(&b.entry.name))
         });
+        let dispatch = crate::dispatch::DispatchIndex::build(&policies);
         PolicySet {
+            dispatch,
             dir: manifest
                 .file
                 .parent()
@@ -135,6 +138,19 @@ impl PolicySet {
             redact: manifest.redact,
             breaker: manifest.breaker,
         }
+    }
+
+    /// The names of the policies that judge `action`, in evaluation order,
+    /// as the dispatch index finds them.
+    pub fn applicable(&self, action: &str) -> Vec<&str> {
+        let mut candidates = Vec::new();
+        self.dispatch.candidates(action, &mut candidates);
+        candidates
+            .iter()
+            .filter_map(|i| self.policies.get(*i))
+            .filter(|p| p.applies_to(action))
+            .map(Policy::name)
+            .collect()
     }
 
     /// The manifest's `[breaker]`, if any.
@@ -245,9 +261,11 @@ impl PolicySet {
         let mut runs = Vec::new();
         let mut denied = false;
         let mut escalated = false;
-        for policy in self
-            .policies
+        let mut candidates = Vec::with_capacity(self.policies.len());
+        self.dispatch.candidates(&request.action, &mut candidates);
+        for policy in candidates
             .iter()
+            .filter_map(|i| self.policies.get(*i))
             .filter(|p| p.applies_to(&request.action))
         {
             let shadow = policy.entry.mode == Mode::Shadow;

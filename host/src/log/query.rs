@@ -817,6 +817,8 @@ mod tests {
             policies: vec![run("p1", first), run("p2", RunVerdict::Approve)],
             redactions: Vec::new(),
             escalation: None,
+            charges: Vec::new(),
+            retry_after_ms: None,
         })
     }
 

@@ -43,6 +43,8 @@ fn decision(agent: &str, n: usize) -> LogEvent {
         }],
         redactions: Vec::new(),
         escalation: None,
+        charges: Vec::new(),
+        retry_after_ms: None,
     })
 }
 
