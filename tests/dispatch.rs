@@ -34,12 +34,11 @@ fn indexed(set: &gavel::PolicySet, action: &str) -> Vec<String> {
 fn each_shipped_name_reaches_the_policies_that_declared_it() {
     let set = shipped();
     // (action, policies that judge it, in evaluation order)
-    let cases: [(&str, &[&str]); 6] = [
-        ("read_docs", &["sensitive-actions", "rate-limit"]),
+    let cases: [(&str, &[&str]); 7] = [
+        ("read_docs", &["rate-limit"]),
         (
             "execute_transaction",
             &[
-                "sensitive-actions",
                 "rate-limit",
                 "budget",
                 "transaction-limit",
@@ -49,7 +48,6 @@ fn each_shipped_name_reaches_the_policies_that_declared_it() {
         (
             "Execute_Transaction",
             &[
-                "sensitive-actions",
                 "rate-limit",
                 "budget",
                 "transaction-limit",
@@ -58,18 +56,11 @@ fn each_shipped_name_reaches_the_policies_that_declared_it() {
         ),
         (
             "send_contract",
-            &[
-                "sensitive-actions",
-                "rate-limit",
-                "prerequisites",
-                "business-hours",
-            ],
+            &["rate-limit", "prerequisites", "business-hours"],
         ),
-        (
-            "send_email",
-            &["sensitive-actions", "rate-limit", "pii-egress"],
-        ),
-        ("send_emails", &["sensitive-actions", "rate-limit"]),
+        ("send_email", &["rate-limit", "pii-egress"]),
+        ("send_emails", &["rate-limit"]),
+        ("delete_files", &["sensitive-actions", "rate-limit"]),
     ];
     for (action, expected) in cases {
         assert_eq!(set.applicable(action), expected, "{action}");

@@ -33,7 +33,7 @@ fn copies(count: usize, k: usize) -> String {
     let mut manifest = String::new();
     for i in 0..count {
         manifest.push_str(&format!(
-            "[[policy]]\nname = \"v{k}-p{i}\"\ncomponent = \"{component}\"\npriority = 1\ntimeout_ms = 30000\n[policy.config]\nforbidden = [\"other\"]\n\n"
+            "[[policy]]\nname = \"v{k}-p{i}\"\ncomponent = \"{component}\"\npriority = 1\ntimeout_ms = 30000\n[policy.config]\nforbidden = [\"other\"]\nallowed = [\"probe\"]\n\n"
         ));
     }
     manifest

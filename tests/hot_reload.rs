@@ -27,7 +27,7 @@ fn valid(k: usize) -> String {
     let rule = match k % 3 {
         0 => "forbidden = [\"probe\"]",
         1 => "require_approval = [\"probe\"]",
-        _ => "forbidden = [\"other\"]",
+        _ => "allowed = [\"probe\"]",
     };
     format!(
         "[[policy]]\nname = \"v{k}\"\ncomponent = \"{}\"\npriority = 1\n[policy.config]\n{rule}\n",

@@ -141,16 +141,16 @@ fn query_filters_combine() {
     assert!(query(&["--kind", "policy-set-loaded", "--verdict", "approve"], d).is_empty());
     assert!(query(&["--agent", "nobody"], d).is_empty());
     assert!(query(&["--agent", "financial-advisor", "--verdict", "approve"], d).is_empty());
-    // Every decision runs sensitive-actions; a deny stops the others.
+    // sensitive-actions is asked only about the actions it lists (its
+    // declared interest); rate-limit about every action, unless a deny
+    // came first.
     assert_eq!(
         query(&["--policy", "sensitive-actions"], d),
-        [9, 8, 7, 6, 5, 4, 3, 2]
+        [9, 7, 6, 4, 3]
     );
-    assert_eq!(
-        query(&["--policy", "transaction-limit"], d),
-        [9, 8, 6, 5, 4, 2]
-    );
-    assert!(query(&["--policy", "transaction-limit", "--verdict", "deny"], d).is_empty());
+    assert_eq!(query(&["--policy", "rate-limit"], d), [9, 8, 6, 5, 4, 2]);
+    assert!(query(&["--policy", "rate-limit", "--verdict", "deny"], d).is_empty());
+    assert!(query(&["--policy", "transaction-limit"], d).is_empty());
     assert!(query(&["--policy", "no-such-policy"], d).is_empty());
 
     // The records are the full records.
@@ -307,7 +307,7 @@ fn table_format() {
     let first: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(first[0], "1");
     assert_eq!(first[2], "policy-set-loaded");
-    assert!(text.contains("(4 policies)"), "{text}");
+    assert!(text.contains("(7 policies)"), "{text}");
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn export_is_json_lines_oldest_first() {
         .collect();
     assert_eq!(seqs(&records), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert_eq!(records[0]["kind"], "policy-set-loaded");
-    assert_eq!(records[0]["policies"].as_array().unwrap().len(), 4);
+    assert_eq!(records[0]["policies"].as_array().unwrap().len(), 7);
     for (r, d) in records[1..].iter().zip(&decisions) {
         assert_eq!(r["kind"], "decision");
         assert_eq!(r["request"]["request_id"], d["request_id"]);
@@ -444,7 +444,7 @@ fn stats_counts_and_escalation_rate() {
         }
     }
     assert_eq!(s["by_policy"], serde_json::to_value(&expected).unwrap());
-    assert_eq!(s["by_policy"]["sensitive-actions"]["runs"], 8);
+    assert_eq!(s["by_policy"]["sensitive-actions"]["runs"], 5);
     assert_eq!(s["by_policy"]["sensitive-actions"]["deny"], 2);
     assert_eq!(s["by_policy"]["sensitive-actions"]["escalate"], 3);
     assert_eq!(s["by_policy"]["sensitive-actions"]["error"], 0);

@@ -50,6 +50,9 @@ fn manifest_dir(prefix: &str, edits: &[(&str, &str)]) -> tempfile::TempDir {
         "transaction_limit",
         "business_hours",
         "pii_egress",
+        "budget",
+        "rate_limit",
+        "prerequisites",
     ] {
         let from = format!("component = \"{name}.wasm\"");
         assert!(manifest.contains(&from), "{from}");

@@ -15,6 +15,8 @@ use common::{decide, load};
 use gavel::{RunVerdict, Verdict};
 
 /// Several configurations of the shipped `sensitive-actions` component.
+/// Every policy lists `allowed = ["*"]`, so it declares no interest and is
+/// asked about every action: these cases are about order and precedence.
 const MANIFEST: &str = r#"
 [agents.known]
 risk_tier = 2
@@ -24,6 +26,7 @@ name = "high"
 component = "{shipped}/sensitive_actions.wasm"
 priority = 100
 [policy.config]
+allowed = ["*"]
 forbidden = ["nuke"]
 require_approval = ["wire_*"]
 
@@ -33,6 +36,7 @@ component = "{shipped}/sensitive_actions.wasm"
 priority = 75
 applies_to = ["send_*"]
 [policy.config]
+allowed = ["*"]
 forbidden = ["send_spam"]
 
 [[policy]]
@@ -40,6 +44,7 @@ name = "mid"
 component = "{shipped}/sensitive_actions.wasm"
 priority = 50
 [policy.config]
+allowed = ["*"]
 forbidden = ["wire_big"]
 require_approval = ["publish"]
 
@@ -48,6 +53,7 @@ name = "beta"
 component = "{shipped}/sensitive_actions.wasm"
 priority = 10
 [policy.config]
+allowed = ["*"]
 forbidden = ["tie"]
 
 [[policy]]
@@ -55,6 +61,7 @@ name = "alpha"
 component = "{shipped}/sensitive_actions.wasm"
 priority = 10
 [policy.config]
+allowed = ["*"]
 require_approval = ["tie"]
 
 [[policy]]
@@ -63,6 +70,7 @@ component = "{shipped}/sensitive_actions.wasm"
 priority = 1
 mode = "shadow"
 [policy.config]
+allowed = ["*"]
 forbidden = ["*"]
 "#;
 

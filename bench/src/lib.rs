@@ -40,9 +40,11 @@ pub mod workload;
 /// Errors from loading a peer.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// The shipped policy directory (`policies-wasm/` at the repository root).
+/// The stateless reference set every peer implements (`bench/stateless/`:
+/// the four stateless shipped policies, with their shipped configs, on the
+/// components in `policies-wasm/`).
 pub fn shipped_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-wasm"));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/stateless"));
     std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 

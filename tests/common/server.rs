@@ -31,6 +31,9 @@ pub fn shipped_copy() -> tempfile::TempDir {
         "transaction_limit.wasm",
         "business_hours.wasm",
         "pii_egress.wasm",
+        "budget.wasm",
+        "rate_limit.wasm",
+        "prerequisites.wasm",
     ] {
         std::fs::copy(from.join(name), dir.path().join(name)).expect("copy shipped policy");
     }
