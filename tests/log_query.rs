@@ -471,7 +471,7 @@ fn stats_counts_and_escalation_rate() {
     };
     assert_eq!(
         row("sensitive-actions"),
-        ["sensitive-actions", "8", "3", "2", "3", "0", "0"]
+        ["sensitive-actions", "5", "0", "2", "3", "0", "0"]
     );
     assert_eq!(
         row("customer-support"),

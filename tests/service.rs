@@ -562,7 +562,7 @@ fn policies_reload_roll_back_and_report_health_and_metrics() {
     let (server, policies, _d) = start(&[]);
     let (_, live) = server.get("/v1/policies");
     assert_eq!(live["generation"], 1);
-    assert_eq!(live["policies"].as_array().unwrap().len(), 4);
+    assert_eq!(live["policies"].as_array().unwrap().len(), 7);
     // Change the directory: the watcher swaps in generation 2.
     let manifest = policies.path().join("policies.toml");
     let text = std::fs::read_to_string(&manifest)

@@ -70,7 +70,13 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     let run_for = Duration::from_secs(secs);
+    // The stateless shipped policies: budgets and rate limits would
+    // (rightly) stop a load this long; tests/http_memory.rs loads those.
     let policies = shipped_copy();
+    let stateless = std::fs::read_to_string(common::root().join("bench/stateless/policies.toml"))
+        .unwrap()
+        .replace("../../policies-wasm/", "");
+    std::fs::write(policies.path().join("policies.toml"), stateless).unwrap();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(policies.path(), data.path(), &[], &[]);
     let mix = mix();

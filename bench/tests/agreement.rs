@@ -175,11 +175,14 @@ fn cedar_and_rego_take_the_deny_after_an_escalation() {
     assert_eq!(RegoPeer::shipped().unwrap().decide(&request), escalate);
 }
 
+/// A built component in `policies-wasm/`.
 fn component(name: &str) -> String {
-    std::path::absolute(shipped_dir().join(name))
-        .unwrap()
-        .display()
-        .to_string()
+    std::path::absolute(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-wasm")).join(name),
+    )
+    .unwrap()
+    .display()
+    .to_string()
 }
 
 fn variant_manifest(dir: &Path) {

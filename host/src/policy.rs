@@ -20,6 +20,9 @@ use std::time::Instant;
 /// The WIT interface a policy component must export.
 pub const POLICY_INTERFACE: &str = "gavel:policy/policy@0.3.0";
 
+/// Most action patterns a policy may declare interest in.
+pub const MAX_INTEREST: usize = 4096;
+
 /// Most idle warm instances kept per policy (all policies together keep
 /// at most [`crate::engine::IDLE_SLOTS`]).
 const MAX_IDLE_INSTANCES: usize = 64;
@@ -184,6 +187,12 @@ impl Policy {
             .interest(&entry.limits)
             .map_err(|f| error(format!("interest call failed: {}", f.message(&entry.name))))?
             .map(|patterns| {
+                if patterns.len() > MAX_INTEREST {
+                    return Err(error(format!(
+                        "it declares interest in {} action patterns; the limit is {MAX_INTEREST}",
+                        patterns.len()
+                    )));
+                }
                 patterns
                     .iter()
                     .map(|p| {

@@ -228,14 +228,15 @@ impl Counter {
     /// When `need` more units fit under `limit`, in ms from `now_ms`: for
     /// a rolling window, when enough of the oldest reservations leave it;
     /// for a calendar window, when the next one starts. `None` when they
-    /// never fit.
+    /// fit now, or never will.
     pub fn retry_after(&self, now_ms: i64, need: i64, limit: i64) -> Option<u64> {
         if need > limit {
             return None;
         }
         let excess = self.total.saturating_add(need).saturating_sub(limit);
         if excess <= 0 {
-            return Some(0);
+            // It fits now: there is nothing to wait for.
+            return None;
         }
         match self.window {
             Window::Calendar { .. } => u64::try_from(self.end_ms.saturating_sub(now_ms)).ok(),

@@ -230,3 +230,30 @@ fn scopes_the_request_lacks_and_unknown_zones_stop_the_decision() {
         Some(COUNTER_INVALID)
     );
 }
+
+#[test]
+fn a_day_in_new_york_ends_at_its_midnight_not_utcs() {
+    let ledger = Ledger::new(DEFAULT_SETTLE_AFTER);
+    let mut ny = budget(10.0, 10.0, None);
+    ny.charge.window = Window::Calendar {
+        period: Period::Day,
+        timezone: "America/New_York".to_owned(),
+    };
+    // 2026-11-30T05:00:00Z is midnight in New York (UTC-5).
+    let midnight: i64 = 1_796_014_800_000;
+    let ms = |t: i64| t;
+    // (request, time, expected code)
+    let steps = [
+        ("a", ms(midnight - 5 * 3_600_000), None), // 19:00 the day before in New York (UTC midnight)
+        ("b", ms(midnight - 1), Some(BUDGET_EXCEEDED)),
+        ("c", ms(midnight), None),
+        ("d", ms(midnight + 1), Some(BUDGET_EXCEEDED)),
+    ];
+    for (id, t, expected) in steps {
+        assert_eq!(
+            code(&ledger.reserve(id, WHO, std::slice::from_ref(&ny), t, false)),
+            expected,
+            "{id}"
+        );
+    }
+}
