@@ -605,7 +605,7 @@ fn policies_reload_roll_back_and_report_health_and_metrics() {
         "gavel_decisions_total{verdict=\"deny\"} 1",
         "gavel_decisions_total{verdict=\"escalate\"} 1",
         "gavel_policy_verdicts_total{policy=\"transaction-limit\",verdict=\"deny\"} 1",
-        "gavel_policy_evaluation_seconds_count{policy=\"pii-egress\"}",
+        "gavel_policy_evaluation_seconds_count{policy=\"transaction-limit\"}",
         "gavel_decision_seconds_bucket{le=\"+Inf\"} 2",
         "gavel_log_commit_seconds_count",
         "gavel_reloads_total{outcome=\"accepted\"} 1",
