@@ -1,5 +1,12 @@
 //! The dispatch index finds exactly the policies that judge an action:
 //! the same set, in the same order, as asking every policy.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step is a failed test"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Memory through the library: budgets and rates reserved atomically
 //! under concurrency, escalations holding their reservation, outcomes,
 //! prerequisites, restarts, replay and the breaker.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step is a failed test"
+)]
 
 mod common;
 
