@@ -145,9 +145,15 @@ impl Counter {
         self.entries.get(request_id)
     }
 
-    /// Every reservation.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.values()
+    /// The reservations still inside the window at `now_ms` (none once a
+    /// calendar window has ended; a rolling window's last N ms).
+    pub fn live_entries(&self, now_ms: i64) -> impl Iterator<Item = &Entry> {
+        let cutoff = match self.window {
+            Window::Rolling { ms } => now_ms.saturating_sub(i64::try_from(ms).unwrap_or(i64::MAX)),
+            Window::Calendar { .. } if self.end_ms <= now_ms => i64::MAX,
+            Window::Calendar { .. } => i64::MIN,
+        };
+        self.entries.values().filter(move |e| e.time_ms > cutoff)
     }
 
     /// Whether nothing is reserved.
@@ -260,7 +266,7 @@ impl Counter {
     /// The counter as `gavel usage` shows it.
     pub fn usage(&self, now_ms: i64) -> UsageRow {
         let (mut used, mut reserved) = (0i64, 0i64);
-        for e in self.entries.values() {
+        for e in self.live_entries(now_ms) {
             if e.settled_at(now_ms).is_some() {
                 used = used.saturating_add(e.units);
             } else {
@@ -282,8 +288,12 @@ impl Counter {
             used: amount(used),
             reserved: amount(reserved),
             limit: self.limit,
-            left: amount(units(self.limit).saturating_sub(self.total).max(0)),
-            reservations: self.entries.len(),
+            left: amount(
+                units(self.limit)
+                    .saturating_sub(used.saturating_add(reserved))
+                    .max(0),
+            ),
+            reservations: self.live_entries(now_ms).count(),
         }
     }
 }

@@ -454,7 +454,7 @@ impl Ledger {
         let state = self.lock();
         let mut counts = (0, 0, 0);
         for c in state.counters.values() {
-            for e in c.entries() {
+            for e in c.live_entries(now_ms) {
                 match e.status {
                     EntryStatus::Held => counts.0 += 1,
                     EntryStatus::Open if e.settled_at(now_ms).is_none() => counts.1 += 1,
