@@ -57,8 +57,9 @@ fn time_calls(set: &PolicySet, budget: Duration) -> Result<Samples, crate::Error
     }))
 }
 
-/// The markdown section. `budget` is the time per measurement.
-pub fn run(shipped: &Path, budget: Duration) -> Result<String, crate::Error> {
+/// The markdown section, on the components in [`crate::components_dir`].
+/// `budget` is the time per measurement.
+pub fn run(budget: Duration) -> Result<String, crate::Error> {
     let engine = PolicyEngine::new()?;
     let data = tempfile::tempdir()?;
     let cache = ArtifactCache::open(data.path(), engine.engine())?;
@@ -75,7 +76,7 @@ pub fn run(shipped: &Path, budget: Duration) -> Result<String, crate::Error> {
             "sensitive_actions_py.wasm",
         ),
     ] {
-        let component = shipped.join(file);
+        let component = crate::components_dir().join(file);
         let size = std::fs::metadata(&component)?.len();
         let mut warm = time_calls(&one_policy(&component, "warm", &engine, &cache)?, budget)?;
         let mut fresh = time_calls(&one_policy(&component, "fresh", &engine, &cache)?, budget)?;

@@ -48,6 +48,13 @@ pub fn shipped_dir() -> PathBuf {
     std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
+/// Where the shipped components are (`policies-wasm/`, beside the
+/// shipped manifest); [`shipped_dir`] holds a manifest only.
+pub fn components_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-wasm"));
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
 /// The pii-egress policy's scanner, compiled from the policy's own source
 /// (`policies-src/pii-egress/src`) rather than copied: only the modules
 /// that do not touch the SDK (`lib.rs` does) are included. They name each

@@ -90,8 +90,10 @@ pub fn probe(what: &str, shipped: &Path, requests: &[gavel::Request]) -> Result<
             64,
         ),
         "python" => {
-            python_dir =
-                fixture::sensitive_actions(&shipped.join("sensitive_actions_py.wasm"), "warm")?;
+            python_dir = fixture::sensitive_actions(
+                &crate::components_dir().join("sensitive_actions_py.wasm"),
+                "warm",
+            )?;
             let derive = Derive {
                 copies: 8,
                 ..Derive::default()

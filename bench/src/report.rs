@@ -97,7 +97,7 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
         }
     }
     let _ = writeln!(md, "\n## 2. One policy call\n");
-    md.push_str(&call_cost::run(dir, budget.call)?);
+    md.push_str(&call_cost::run(budget.call)?);
     let _ = writeln!(md, "\n## 3. Throughput with the decision log\n");
     let _ = writeln!(
         md,
