@@ -1,8 +1,10 @@
 //! Policy directories the figures need, derived from the shipped one: the
 //! same components and configs, with every component path made absolute,
 //! an isolation mode, a subset of the policies, the four repeated under
-//! new names (to load 4 to 64 policies), or each policy scoped with
-//! `applies_to` to the actions its config names.
+//! new names (to load 4 to 64 policies), each policy scoped with
+//! `applies_to` to the actions its config names, or every budget and rate
+//! limit raised (so that a benchmark's charges are reserved rather than
+//! refused).
 
 use std::path::Path;
 use tempfile::TempDir;
@@ -22,6 +24,45 @@ pub struct Derive<'a> {
     /// the host skips a policy that would only approve. Decisions are the
     /// same; the skipped policies leave no run in them.
     pub scoped: bool,
+    /// Raise every budget and rate limit in the policies' configs, so
+    /// that charges fit; unchanged when `None`.
+    pub big_limits: Option<BigLimits>,
+}
+
+/// The limits [`Derive::big_limits`] sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BigLimits {
+    /// Budgets: every number in a `per_agent` table (amounts per agent)
+    /// and every other `limit` (a fleet budget).
+    pub amount: i64,
+    /// Rates: every `limit` beside a `per` (a rolling window's count).
+    pub count: i64,
+}
+
+/// Set every limit in `config` as `big` says.
+fn raise_limits(config: &mut toml::Value, big: BigLimits, in_per_agent: bool) {
+    match config {
+        toml::Value::Table(table) => {
+            let rate = table.contains_key("per");
+            for (key, value) in table.iter_mut() {
+                if value.is_integer() || value.is_float() {
+                    if key == "limit" && rate {
+                        *value = toml::Value::Integer(big.count);
+                    } else if key == "limit" || in_per_agent {
+                        *value = toml::Value::Integer(big.amount);
+                    }
+                } else {
+                    raise_limits(value, big, key == "per_agent");
+                }
+            }
+        }
+        toml::Value::Array(items) => {
+            for item in items {
+                raise_limits(item, big, false);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The action names a shipped policy's config lists.
@@ -69,6 +110,9 @@ pub fn derive(dir: &Path, derive: &Derive<'_>) -> Result<TempDir, crate::Error> 
             if let Some(table) = policy.as_table_mut() {
                 table.insert("applies_to".to_owned(), toml::Value::Array(listed));
             }
+        }
+        if let (Some(big), Some(config)) = (derive.big_limits, policy.get_mut("config")) {
+            raise_limits(config, big, false);
         }
         if let Some(toml::Value::String(component)) = policy.get_mut("component") {
             let absolute = base.join(&*component);

@@ -13,7 +13,10 @@
 //!   (`cedar-policy`), with the harness's facts;
 //! - [`rego`]: the shipped policies in Rego (`regorus`), with the harness's
 //!   facts;
-//! - [`check`]: the cross-check of peers' verdicts against a reference.
+//! - [`check`]: the cross-check of peers' verdicts against a reference;
+//! - [`stateful_chain`]: the shipped stateful set deciding with memory
+//!   and no log; [`dispatch_scaling`]: sets of 4 to 64 policies of which
+//!   4 concern an action.
 
 use std::path::PathBuf;
 
@@ -22,6 +25,7 @@ pub mod call_cost;
 pub mod cedar;
 pub mod check;
 pub mod comparison;
+pub mod dispatch_scaling;
 pub mod facts;
 pub mod fixture;
 pub mod gavel_peer;
@@ -33,6 +37,7 @@ pub mod rego;
 pub mod report;
 pub mod scaling;
 pub mod startup;
+pub mod stateful_chain;
 pub mod stats;
 pub mod throughput;
 pub mod workload;
@@ -46,6 +51,12 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub fn shipped_dir() -> PathBuf {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/stateless"));
     std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// The shipped policy directory (`policies-wasm/`): the four stateless
+/// policies with `budget`, `rate-limit` and `prerequisites`.
+pub fn stateful_dir() -> PathBuf {
+    components_dir()
 }
 
 /// Where the shipped components are (`policies-wasm/`, beside the

@@ -13,6 +13,11 @@
 //! commits per record. Durable throughput is bounded by the first (every
 //! caller waits, so a commit carries at most one record per caller), and
 //! buffered throughput by the second (one writer thread).
+//!
+//! With [`Ids::Fresh`] every call decides its action under a request id
+//! of its own, so that a stateful set's charges are reserved on every
+//! call (a request id is charged once); [`compare`] uses it to set the
+//! stateful shipped set beside the stateless one.
 
 use crate::stats::{Samples, show_opt, show_rate};
 use gavel::{LogMode, LogOptions, Request, Runtime};
@@ -40,8 +45,20 @@ pub fn disk_tempdir(tag: &str) -> Result<tempfile::TempDir, crate::Error> {
     Ok(tempfile::Builder::new().prefix(tag).tempdir_in(base)?)
 }
 
+/// Which request ids the callers send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ids {
+    /// The workload's own: a caller that comes round again repeats them.
+    Reuse,
+    /// A new id for every call (the workload's, with a suffix naming the
+    /// caller and the call), made before the call is timed.
+    Fresh,
+}
+
 struct Row {
     decisions: usize,
+    /// Decisions that were not denied and reserved a charge.
+    reserved: usize,
     took: Duration,
     close: Option<Duration>,
     latency: Samples,
@@ -66,8 +83,13 @@ fn run_one(
     mode: LogMode,
     callers: usize,
     budget: Duration,
+    ids: Ids,
+    seed: Option<&Path>,
 ) -> Result<Row, crate::Error> {
     let data = disk_tempdir("throughput")?;
+    if let Some(seed) = seed {
+        seed_artifacts(seed, data.path())?;
+    }
     let options = LogOptions {
         mode,
         ..LogOptions::default()
@@ -89,29 +111,49 @@ fn run_one(
             let (runtime, requests, barrier) = (runtime.clone(), requests.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let mut latency = Samples::with_capacity(4096);
+                let mut reserved = 0usize;
                 let n = requests.len().max(1);
                 let mut next = i * 7919 % n;
                 barrier.wait();
                 let until = Instant::now() + budget;
+                let mut call = 0u64;
                 while Instant::now() < until {
                     let Some(request) = requests.get(next) else {
                         break;
                     };
+                    let renamed;
+                    let request = match ids {
+                        Ids::Reuse => request,
+                        Ids::Fresh => {
+                            renamed =
+                                crate::stateful_chain::renamed(request, &format!("c{i}-{call}"));
+                            &renamed
+                        }
+                    };
                     let started = Instant::now();
-                    std::hint::black_box(runtime.decide(request));
+                    let decision = runtime.decide(request);
                     latency.push(started.elapsed());
+                    if decision.verdict != gavel::Verdict::Deny
+                        && decision.charges.iter().any(|c| !c.duplicate)
+                    {
+                        reserved += 1;
+                    }
+                    std::hint::black_box(decision);
                     next = (next + 1) % n;
+                    call += 1;
                 }
-                latency
+                (latency, reserved)
             })
         })
         .collect();
     barrier.wait();
     let started = Instant::now();
     let mut latency = Samples::default();
+    let mut reserved = 0;
     for thread in threads {
-        let samples = thread.join().map_err(|_| "a caller thread panicked")?;
+        let (samples, made) = thread.join().map_err(|_| "a caller thread panicked")?;
         latency.extend(&samples);
+        reserved += made;
     }
     let mut took = started.elapsed();
     let runtime = Arc::try_unwrap(runtime).map_err(|_| "runtime still shared")?;
@@ -124,6 +166,7 @@ fn run_one(
     let commits = std::mem::take(&mut *commits.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(Row {
         decisions: latency.len(),
+        reserved,
         took,
         close,
         latency,
@@ -142,7 +185,15 @@ pub fn rate(
     callers: usize,
     budget: Duration,
 ) -> Result<f64, crate::Error> {
-    let row = run_one(dir, &Arc::new(short), mode, callers, budget)?;
+    let row = run_one(
+        dir,
+        &Arc::new(short),
+        mode,
+        callers,
+        budget,
+        Ids::Reuse,
+        None,
+    )?;
     Ok(row.decisions as f64 / row.took.as_secs_f64().max(1e-9))
 }
 
@@ -157,7 +208,7 @@ pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, 
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for mode in [LogMode::Durable, LogMode::Buffered] {
         for callers in CALLERS {
-            let mut row = run_one(dir, &requests, mode, callers, budget)?;
+            let mut row = run_one(dir, &requests, mode, callers, budget, Ids::Reuse, None)?;
             let per_commit = row.committed as f64 / (row.commits.len().max(1)) as f64;
             let per_record = row
                 .in_commits
@@ -180,4 +231,59 @@ pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, 
         }
     }
     Ok(md)
+}
+
+/// One set's throughput in [`compare`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// Decisions made.
+    pub decisions: usize,
+    /// Decisions per second.
+    pub per_second: f64,
+    /// Decisions that reserved a charge.
+    pub reserved: usize,
+    /// The median call.
+    pub p50: Option<Duration>,
+}
+
+/// Copy the compiled components of the data directory `from` (its
+/// `artifacts/`) into the data directory `to`, so that a runtime started
+/// there loads them rather than compiling them again (as a runtime
+/// restarted on its data directory does).
+fn seed_artifacts(from: &Path, to: &Path) -> Result<(), crate::Error> {
+    let (from, to) = (from.join("artifacts"), to.join("artifacts"));
+    std::fs::create_dir_all(&to)?;
+    for entry in std::fs::read_dir(&from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `Runtime::decide` on each of `dirs` in turn, with `callers` threads,
+/// the log in `mode`, a fresh request id for every call, for `budget`
+/// each; in the order of `dirs`. `seed`: a data directory whose compiled
+/// components each runtime starts with (see [`gavel::ArtifactCache`]).
+pub fn compare(
+    dirs: &[&Path],
+    short: Vec<Request>,
+    mode: LogMode,
+    callers: usize,
+    budget: Duration,
+    seed: Option<&Path>,
+) -> Result<Vec<Measured>, crate::Error> {
+    let requests = Arc::new(short);
+    let mut out = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let mut row = run_one(dir, &requests, mode, callers, budget, Ids::Fresh, seed)?;
+        out.push(Measured {
+            decisions: row.decisions,
+            per_second: row.decisions as f64 / row.took.as_secs_f64().max(1e-9),
+            reserved: row.reserved,
+            p50: row.latency.p50(),
+        });
+    }
+    Ok(out)
 }
