@@ -15,8 +15,8 @@
 //!   facts;
 //! - [`check`]: the cross-check of peers' verdicts against a reference;
 //! - [`stateful_chain`]: the shipped stateful set deciding with memory
-//!   and no log; [`dispatch_scaling`]: sets of 4 to 64 policies of which
-//!   4 concern an action.
+//!   and no log; [`memory_figures`] and [`dispatch_scaling`]: what memory
+//!   and interest dispatch cost.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,7 @@ pub mod fixture;
 pub mod gavel_peer;
 pub mod latency;
 pub mod memory;
+pub mod memory_figures;
 pub mod native;
 pub mod peer;
 pub mod rego;

@@ -2,7 +2,9 @@
 //! versions and the method.
 
 use crate::latency::SHORT_PARAMS;
-use crate::{call_cost, comparison, memory, scaling, startup, throughput, workload};
+use crate::{
+    call_cost, comparison, memory, memory_figures, scaling, startup, throughput, workload,
+};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +29,8 @@ struct Budget {
     throughput: Duration,
     startup_runs: usize,
     scaling: Duration,
+    /// Figure 7.
+    memory: memory_figures::Budget,
 }
 
 impl Budget {
@@ -39,6 +43,10 @@ impl Budget {
                 throughput: Duration::from_millis(150),
                 startup_runs: 1,
                 scaling: Duration::from_millis(30),
+                memory: memory_figures::Budget {
+                    rounds: 1,
+                    throughput: Duration::from_millis(150),
+                },
             }
         } else {
             Budget {
@@ -48,6 +56,10 @@ impl Budget {
                 throughput: Duration::from_secs(3),
                 startup_runs: 7,
                 scaling: Duration::from_secs(1),
+                memory: memory_figures::Budget {
+                    rounds: 3,
+                    throughput: Duration::from_secs(3),
+                },
             }
         }
     }
@@ -117,6 +129,11 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
     md.push_str(&scaling::run(dir, &short, budget.scaling)?);
     let _ = writeln!(
         md,
+        "\n## 7. Memory (budgets, rate limits, prerequisites) and interest dispatch\n"
+    );
+    md.push_str(&memory_figures::run(dir, &crate::stateful_dir(), &short, budget.memory)?.markdown);
+    let _ = writeln!(
+        md,
         "\n---\nThe whole run took {:.0} s.",
         started.elapsed().as_secs_f64()
     );
@@ -128,7 +145,7 @@ fn method() -> String {
         "- **Harness.** `bench/` (crate `gavel-bench`). `make bench` builds it twice: with `--features cedar` for figure 1 (`gavel-bench peers`), and without for the rest (`gavel-bench report`), because `cedar-policy` turns on `serde_json`'s `preserve_order` for every crate in its build, Gavel's host included; the figures that write the log come from the build as shipped.\n\
 - **Cross-check first.** Before figure 1 times anything, every peer decides the whole workload and must give Gavel's verdict and deciding reason code on every action; one difference and the run fails.\n\
 - **Peers.** *native*: the four policies as plain Rust functions with Gavel's evaluation order, no sandbox (the floor). *cedar*: `cedar-policy`, the policies as Cedar permit/forbid rules over an entity store of agents and action groups. *rego*: `regorus`, the policies in Rego with one prepared engine reused. Cedar and Rego cannot compute a New York local time or run the PII scanner, so the harness does (the pii-egress policy's own scanner, compiled natively) and passes the results in the request context; that work is inside their times.\n\
-- **Gavel.** `PolicySet::evaluate` on the shipped directory (`policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`.\n\
+- **Gavel.** `PolicySet::evaluate` on the four stateless shipped policies (`bench/stateless/`, components from `policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`. Figure 7 adds the seven-policy shipped set (`policies-wasm/`, with budgets, rate limits and prerequisites) with memory, without and with the log.\n\
 - **Timing.** `std::time::Instant` around each call; an untimed warm-up first. Short actions are those whose params serialize to at most {SHORT_PARAMS} bytes of JSON.\n"
     )
 }
