@@ -7,6 +7,8 @@
 //! a panic elsewhere never breaks recording or rendering.
 
 use crate::decision::{Decision, RunVerdict, Verdict};
+use crate::ledger::{BUDGET_EXCEEDED, RATE_LIMITED, UsageRow};
+use crate::log::OutcomeStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,6 +210,48 @@ impl PolicyStats {
     }
 }
 
+/// Most `gavel_counter_utilisation` series one scrape renders: the
+/// fullest counters first.
+pub const MAX_UTILISATION_SERIES: usize = 1000;
+
+/// How many reservations are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReservationCounts {
+    /// Held by a pending escalation.
+    pub held: u64,
+    /// Waiting for an outcome.
+    pub open: u64,
+    /// Settled (an outcome came, or its time passed) and still in a window.
+    pub settled: u64,
+}
+
+/// The counters' point-in-time values, read at scrape time from the
+/// source given to [`Metrics::observe_memory`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryGauges {
+    /// Every live counter (rendered as `gavel_counter_utilisation`, at most
+    /// [`MAX_UTILISATION_SERIES`] of them).
+    pub counters: Vec<UsageRow>,
+    /// Reservations by state.
+    pub reservations: ReservationCounts,
+    /// Times the breaker engaged an agent's kill switch since the process
+    /// started (rendered as a counter).
+    pub breaker_trips: u64,
+}
+
+/// Where [`MemoryGauges`] come from.
+pub type MemorySource = Box<dyn Fn() -> MemoryGauges + Send + Sync>;
+
+/// The source, if any (a closure has no `Debug`).
+#[derive(Default)]
+struct MemorySlot(Mutex<Option<MemorySource>>);
+
+impl std::fmt::Debug for MemorySlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemorySlot")
+    }
+}
+
 /// Point-in-time values rendered as gauges, supplied by the caller at
 /// scrape time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -241,6 +285,13 @@ pub struct Metrics {
     escalations: Mutex<BTreeMap<String, u64>>,
     webhook_delivered: AtomicU64,
     webhook_failed: AtomicU64,
+    /// Decisions denied `rate-limited`.
+    rate_limited: AtomicU64,
+    /// Decisions denied `budget-exceeded`.
+    budget_exceeded: AtomicU64,
+    outcomes_completed: AtomicU64,
+    outcomes_failed: AtomicU64,
+    memory: MemorySlot,
 }
 
 impl Default for Metrics {
@@ -268,18 +319,39 @@ impl Metrics {
             escalations: Mutex::new(escalations),
             webhook_delivered: AtomicU64::new(0),
             webhook_failed: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            budget_exceeded: AtomicU64::new(0),
+            outcomes_completed: AtomicU64::new(0),
+            outcomes_failed: AtomicU64::new(0),
+            memory: MemorySlot::default(),
         }
     }
 
-    /// Records one decision: its final verdict, every policy run (verdict,
-    /// failure kind, evaluation time from `micros`), and `elapsed`, the
-    /// whole decision's wall time including logging.
+    /// Records one decision: its final verdict, whether a deny was
+    /// `rate-limited` or `budget-exceeded` (once per decision, whichever
+    /// policy or counter said so), every policy run (verdict, failure
+    /// kind, evaluation time from `micros`), and `elapsed`, the whole
+    /// decision's wall time including logging.
     pub fn record_decision(&self, decision: &Decision, elapsed: Duration) {
         bump(match decision.verdict {
             Verdict::Approve => &self.decisions.approve,
             Verdict::Deny => &self.decisions.deny,
             Verdict::Escalate => &self.decisions.escalate,
         });
+        if decision.verdict == Verdict::Deny {
+            let denied = |code: &str| {
+                decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.verdict == Verdict::Deny && r.code == code)
+            };
+            if denied(RATE_LIMITED) {
+                bump(&self.rate_limited);
+            }
+            if denied(BUDGET_EXCEEDED) {
+                bump(&self.budget_exceeded);
+            }
+        }
         self.decision_seconds.observe(elapsed);
         if decision.policies.is_empty() {
             return;
@@ -349,6 +421,28 @@ impl Metrics {
         }
     }
 
+    /// Read the counters' gauges from `source` at every render (the last
+    /// source given wins); without one they render as empty.
+    pub fn observe_memory(&self, source: MemorySource) {
+        *lock(&self.memory.0) = Some(source);
+    }
+
+    /// The counters' gauges now.
+    fn memory(&self) -> MemoryGauges {
+        lock(&self.memory.0)
+            .as_ref()
+            .map(|source| source())
+            .unwrap_or_default()
+    }
+
+    /// Records one outcome report accepted for an approved action.
+    pub fn record_outcome(&self, status: OutcomeStatus) {
+        bump(match status {
+            OutcomeStatus::Completed => &self.outcomes_completed,
+            OutcomeStatus::Failed => &self.outcomes_failed,
+        });
+    }
+
     /// Records one webhook delivery, delivered or failed.
     pub fn record_webhook(&self, ok: bool) {
         bump(if ok {
@@ -362,6 +456,7 @@ impl Metrics {
     /// point-in-time `gauges`.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(8 * 1024);
+        let memory = self.memory();
 
         header(
             &mut out,
@@ -549,6 +644,63 @@ impl Metrics {
             load(&self.webhook_failed)
         );
 
+        header(
+            &mut out,
+            "gavel_rate_limited_total",
+            "counter",
+            "Decisions denied `rate-limited` (a rate counter was full).",
+        );
+        let _ = writeln!(out, "gavel_rate_limited_total {}", load(&self.rate_limited));
+        header(
+            &mut out,
+            "gavel_budget_exceeded_total",
+            "counter",
+            "Decisions denied `budget-exceeded` (a budget counter was full).",
+        );
+        let _ = writeln!(
+            out,
+            "gavel_budget_exceeded_total {}",
+            load(&self.budget_exceeded)
+        );
+        header(
+            &mut out,
+            "gavel_outcomes_total",
+            "counter",
+            "Outcomes reported for approved actions, by status.",
+        );
+        for (status, counter) in [
+            ("completed", &self.outcomes_completed),
+            ("failed", &self.outcomes_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "gavel_outcomes_total{{status=\"{status}\"}} {}",
+                load(counter)
+            );
+        }
+        header(
+            &mut out,
+            "gavel_breaker_trips_total",
+            "counter",
+            "Times the breaker engaged an agent's kill switch since the process started.",
+        );
+        let _ = writeln!(out, "gavel_breaker_trips_total {}", memory.breaker_trips);
+
+        header(
+            &mut out,
+            "gavel_reservations",
+            "gauge",
+            "Counter reservations, by state: held (an escalation is pending), open (waiting for an outcome), settled.",
+        );
+        for (state, count) in [
+            ("held", memory.reservations.held),
+            ("open", memory.reservations.open),
+            ("settled", memory.reservations.settled),
+        ] {
+            let _ = writeln!(out, "gavel_reservations{{state=\"{state}\"}} {count}");
+        }
+        render_utilisation(&mut out, &memory.counters);
+
         for (name, help, value) in [
             (
                 "gavel_policy_generation",
@@ -581,6 +733,45 @@ impl Metrics {
         }
 
         out
+    }
+}
+
+/// `gavel_counter_utilisation`: (used + reserved) / limit per counter,
+/// the fullest [`MAX_UTILISATION_SERIES`] first. Counters that share
+/// their labels (one name in two windows) show the fuller one.
+fn render_utilisation(out: &mut String, counters: &[UsageRow]) {
+    header(
+        out,
+        "gavel_counter_utilisation",
+        "gauge",
+        &format!(
+            "Used and reserved over the limit, per counter (1 is full); at most {MAX_UTILISATION_SERIES} series, the fullest first."
+        ),
+    );
+    let mut rows: Vec<(f64, &UsageRow)> = counters
+        .iter()
+        .map(|row| (row.utilisation(), row))
+        .filter(|(u, _)| u.is_finite())
+        .collect();
+    rows.sort_by(|(ua, a), (ub, b)| {
+        ub.total_cmp(ua)
+            .then_with(|| (&a.counter, a.scope, &a.subject).cmp(&(&b.counter, b.scope, &b.subject)))
+    });
+    let mut seen = std::collections::HashSet::new();
+    for (utilisation, row) in rows {
+        if seen.len() >= MAX_UTILISATION_SERIES {
+            break;
+        }
+        if !seen.insert((row.counter.as_str(), row.scope, row.subject.as_str())) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "gavel_counter_utilisation{{counter=\"{}\",scope=\"{}\",subject=\"{}\"}} {utilisation}",
+            escape_label_value(&row.counter),
+            row.scope.as_str(),
+            escape_label_value(&row.subject),
+        );
     }
 }
 

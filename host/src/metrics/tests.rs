@@ -269,6 +269,12 @@ fn render_format_is_valid_and_complete() {
         "gavel_http_requests_total",
         "gavel_escalations_total",
         "gavel_webhook_deliveries_total",
+        "gavel_rate_limited_total",
+        "gavel_budget_exceeded_total",
+        "gavel_outcomes_total",
+        "gavel_breaker_trips_total",
+        "gavel_reservations",
+        "gavel_counter_utilisation",
         "gavel_policy_generation",
         "gavel_escalations_pending",
         "gavel_kill_switch_engaged",
@@ -637,4 +643,208 @@ fn poisoned_lock_does_not_break_rendering() {
         ),
         2.0
     );
+}
+
+fn denied(verdict: Verdict, codes: &[(Verdict, &str)]) -> Decision {
+    let reasons: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|(v, code)| {
+            serde_json::json!({"policy": "p", "verdict": v, "code": code, "message": "m"})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "request_id": "r",
+        "verdict": verdict,
+        "reasons": reasons,
+        "policies": [],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn limit_denials_are_counted_once_per_decision() {
+    use Verdict::{Approve, Deny, Escalate};
+    // (final verdict, reasons, rate_limited, budget_exceeded)
+    type Case<'a> = (Verdict, &'a [(Verdict, &'a str)], f64, f64);
+    let cases: &[Case] = &[
+        (Deny, &[(Deny, "rate-limited")], 1.0, 0.0),
+        (Deny, &[(Deny, "budget-exceeded")], 0.0, 1.0),
+        (
+            Deny,
+            &[(Deny, "budget-exceeded"), (Deny, "budget-exceeded")],
+            0.0,
+            1.0,
+        ),
+        (
+            Deny,
+            &[(Deny, "rate-limited"), (Deny, "budget-exceeded")],
+            1.0,
+            1.0,
+        ),
+        (Deny, &[(Deny, "over-limit")], 0.0, 0.0),
+        (Deny, &[(Deny, "kill-switch")], 0.0, 0.0),
+        // An escalation near the limit is not a denial.
+        (Escalate, &[(Escalate, "budget-near-limit")], 0.0, 0.0),
+        (Escalate, &[(Escalate, "budget-exceeded")], 0.0, 0.0),
+        (Approve, &[], 0.0, 0.0),
+    ];
+    for (verdict, reasons, rate, budget) in cases {
+        let metrics = Metrics::new();
+        metrics.record_decision(&denied(*verdict, reasons), Duration::from_micros(1));
+        let (samples, _) = parse(&metrics.render(&Gauges::default()));
+        assert_eq!(
+            value(&samples, "gavel_rate_limited_total", &[]),
+            *rate,
+            "{reasons:?}"
+        );
+        assert_eq!(
+            value(&samples, "gavel_budget_exceeded_total", &[]),
+            *budget,
+            "{reasons:?}"
+        );
+    }
+    let metrics = Metrics::new();
+    metrics.record_outcome(OutcomeStatus::Completed);
+    metrics.record_outcome(OutcomeStatus::Failed);
+    metrics.record_outcome(OutcomeStatus::Failed);
+    let (samples, _) = parse(&metrics.render(&Gauges::default()));
+    assert_eq!(
+        value(&samples, "gavel_outcomes_total", &[("status", "completed")]),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "gavel_outcomes_total", &[("status", "failed")]),
+        2.0
+    );
+}
+
+fn usage_row(counter: &str, subject: &str, used: f64, reserved: f64, limit: f64) -> UsageRow {
+    UsageRow {
+        counter: counter.to_owned(),
+        kind: crate::ledger::ChargeKind::Budget,
+        scope: crate::history::Scope::Agent,
+        subject: subject.to_owned(),
+        window: crate::ledger::Window::Rolling { ms: 60_000 },
+        window_start_ms: None,
+        window_end_ms: None,
+        used,
+        reserved,
+        limit,
+        left: (limit - used - reserved).max(0.0),
+        reservations: 1,
+    }
+}
+
+#[test]
+fn memory_gauges_come_from_the_source_at_render_time() {
+    let metrics = Metrics::new();
+    // No source: the families are there, empty or zero.
+    let (samples, types) = parse(&metrics.render(&Gauges::default()));
+    assert_eq!(types.get("gavel_counter_utilisation").unwrap(), "gauge");
+    assert_eq!(types.get("gavel_reservations").unwrap(), "gauge");
+    assert_eq!(types.get("gavel_breaker_trips_total").unwrap(), "counter");
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.name == "gavel_counter_utilisation")
+    );
+    assert_eq!(
+        value(&samples, "gavel_reservations", &[("state", "open")]),
+        0.0
+    );
+    assert_eq!(value(&samples, "gavel_breaker_trips_total", &[]), 0.0);
+
+    let trips = Arc::new(AtomicU64::new(2));
+    let seen = Arc::clone(&trips);
+    metrics.observe_memory(Box::new(move || MemoryGauges {
+        counters: vec![
+            usage_row("budget", "financial-advisor", 990.0, 10.0, 1000.0),
+            usage_row("rate:per-agent", "we\"ird", 0.0, 15.0, 30.0),
+            usage_row("budget", "nobody", 0.0, 0.0, 0.0),
+            usage_row("budget", "over", 5.0, 0.0, 0.0),
+        ],
+        reservations: ReservationCounts {
+            held: 1,
+            open: 2,
+            settled: 3,
+        },
+        breaker_trips: seen.load(Ordering::Relaxed),
+    }));
+    trips.store(5, Ordering::Relaxed);
+    let (samples, _) = parse(&metrics.render(&Gauges::default()));
+    let utilisation = |counter: &str, subject: &str| {
+        value(
+            &samples,
+            "gavel_counter_utilisation",
+            &[
+                ("counter", counter),
+                ("scope", "agent"),
+                ("subject", subject),
+            ],
+        )
+    };
+    // (counter, subject, used+reserved over limit)
+    let cases = [
+        ("budget", "financial-advisor", 1.0),
+        ("rate:per-agent", "we\"ird", 0.5),
+        ("budget", "nobody", 0.0),
+        ("budget", "over", 1.0),
+    ];
+    for (counter, subject, expected) in cases {
+        assert_eq!(
+            utilisation(counter, subject),
+            expected,
+            "{counter} {subject}"
+        );
+    }
+    for (state, expected) in [("held", 1.0), ("open", 2.0), ("settled", 3.0)] {
+        assert_eq!(
+            value(&samples, "gavel_reservations", &[("state", state)]),
+            expected
+        );
+    }
+    // Read when rendered, not when the source was given.
+    assert_eq!(value(&samples, "gavel_breaker_trips_total", &[]), 5.0);
+}
+
+#[test]
+fn utilisation_series_are_capped_fullest_first_and_unique() {
+    let metrics = Metrics::new();
+    let total = MAX_UTILISATION_SERIES + 500;
+    metrics.observe_memory(Box::new(move || {
+        let mut counters: Vec<UsageRow> = (0..total)
+            .map(|i| usage_row("budget", &format!("agent-{i}"), i as f64, 0.0, total as f64))
+            .collect();
+        // The same labels in another window: only the fuller one shows.
+        let mut twin = usage_row("budget", "agent-0", total as f64, 0.0, total as f64);
+        twin.window = crate::ledger::Window::Rolling { ms: 120_000 };
+        counters.push(twin);
+        MemoryGauges {
+            counters,
+            ..MemoryGauges::default()
+        }
+    }));
+    let (samples, _) = parse(&metrics.render(&Gauges::default()));
+    let series: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == "gavel_counter_utilisation")
+        .collect();
+    assert_eq!(series.len(), MAX_UTILISATION_SERIES);
+    let subjects: BTreeSet<&str> = series.iter().map(|s| s.label("subject").unwrap()).collect();
+    assert_eq!(subjects.len(), MAX_UTILISATION_SERIES, "a label set twice");
+    // The fullest first: agent-0's twin (full), then agent-1499 down.
+    assert_eq!(series[0].label("subject"), Some("agent-0"));
+    assert_eq!(series[0].value, 1.0);
+    let values: Vec<f64> = series.iter().map(|s| s.value).collect();
+    assert!(values.windows(2).all(|w| w[0] >= w[1]), "not fullest first");
+    assert_eq!(
+        series[1].label("subject"),
+        Some(format!("agent-{}", total - 1).as_str())
+    );
+    // The emptiest are the ones left out.
+    assert!(!subjects.contains("agent-1"));
+    let help = metrics.render(&Gauges::default());
+    assert!(help.contains(&format!(
+        "# HELP gavel_counter_utilisation Used and reserved over the limit, per counter (1 is full); at most {MAX_UTILISATION_SERIES} series, the fullest first."
+    )));
 }
