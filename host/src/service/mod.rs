@@ -1,8 +1,9 @@
 //! `gavel serve`: the runtime over HTTP.
 //!
-//! Evaluation, decision reads, policy status and rollback, escalation
-//! review with long-polling, the kill switch, health, readiness and
-//! Prometheus metrics; documented in `openapi.yaml` at the repository root.
+//! Evaluation, outcomes of approved actions, decision reads, counter
+//! usage, policy status and rollback, escalation review with
+//! long-polling, the kill switch, health, readiness and Prometheus
+//! metrics; documented in `openapi.yaml` at the repository root.
 //! Blocking work (policy evaluation, log commits, redb reads) runs on
 //! tokio's blocking pool; the async side only parses, waits and answers.
 
@@ -16,13 +17,15 @@ mod duration;
 mod escalations;
 mod evaluate;
 mod health;
+mod outcomes;
 mod unique_headers;
+mod usage;
 
 pub use api_error::ApiError;
 pub use auth::{Access, MIN_TOKEN_BYTES, Token};
 pub use duration::parse_duration;
 
-use crate::metrics::Metrics;
+use crate::metrics::{MemoryGauges, Metrics, ReservationCounts};
 use crate::runtime::{GenerationChange, Runtime};
 use crate::webhook::Webhook;
 use axum::Router;
@@ -95,6 +98,23 @@ impl Service {
             .observe_commits(Box::new(move |took, records| {
                 observed.record_log_commit(took, records);
             }));
+        // A weak reference: the runtime's log already holds the metrics.
+        let counted = Arc::downgrade(&runtime);
+        metrics.observe_memory(Box::new(move || {
+            counted.upgrade().map_or_else(MemoryGauges::default, |rt| {
+                let now = crate::log::now_ms();
+                let (held, open, settled) = rt.ledger().reservation_counts(now);
+                MemoryGauges {
+                    counters: rt.ledger().usage(now),
+                    reservations: ReservationCounts {
+                        held,
+                        open,
+                        settled,
+                    },
+                    breaker_trips: rt.breaker_trips(),
+                }
+            })
+        }));
         let changes = runtime.subscribe();
         let observed = metrics.clone();
         let spawned = std::thread::Builder::new()
@@ -147,6 +167,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/evaluate/batch", post(evaluate::batch))
         .route("/v1/decisions", get(decisions::list))
         .route("/v1/decisions/{seq}", get(decisions::one))
+        .route("/v1/decisions/{seq}/outcome", post(outcomes::report))
+        .route("/v1/usage", get(usage::usage))
         .route("/v1/policies", get(controls::policies))
         .route("/v1/policies/rollback", post(controls::rollback))
         .route(
