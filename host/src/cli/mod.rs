@@ -11,6 +11,7 @@ mod replay;
 mod runtime;
 mod serve;
 mod test;
+mod usage;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,6 +65,9 @@ enum Command {
     /// Engage, release or show the kill switch of a running service.
     #[command(subcommand)]
     Killswitch(killswitch::KillSwitchCommand),
+    /// Show the counters of a running service (budgets and rates: used,
+    /// reserved, limit, left) and its reservations.
+    Usage(usage::UsageArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Escalations(command) => escalations::run(command),
         Command::Killswitch(command) => killswitch::run(command),
+        Command::Usage(args) => usage::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
