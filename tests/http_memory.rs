@@ -367,7 +367,12 @@ fn after_a_sigkill_under_load_the_counters_are_the_charges_in_the_log() {
                 })
             })
             .collect();
+        let started = std::time::Instant::now();
         while approved.load(Ordering::SeqCst) < 300 {
+            if started.elapsed() > Duration::from_secs(120) {
+                dead.store(true, Ordering::SeqCst);
+                panic!("the load never reached 300 approves");
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         let killed = Command::new("kill")
@@ -695,6 +700,9 @@ fn outcomes_over_http_free_and_are_reported_once() {
         assert_eq!(e["error"]["code"], *code, "{seq} {body}: {e}");
         assert_eq!(e["error"]["field"].as_str(), *field, "{seq} {body}: {e}");
     }
+    // Usage is for operators: the eval token is not enough.
+    let (status, e) = server.request("GET", "/v1/usage", None, Some(EVAL_TOKEN));
+    assert_eq!(status, 401, "{e}");
     // None of the refusals changed anything; the admin token also reports.
     assert_eq!(taken(&counter(&server, "?counter=budget")), 940.0);
     let (status, report) = outcome(&server, &seqs[2], completed, Some(ADMIN_TOKEN));
