@@ -244,6 +244,10 @@ pub struct Measured {
     pub reserved: usize,
     /// The median call.
     pub p50: Option<Duration>,
+    /// Records per commit of the log, mean.
+    pub per_commit: f64,
+    /// The log writer's time in commits per record.
+    pub writer_per_record: Option<Duration>,
 }
 
 /// Copy the compiled components of the data directory `from` (its
@@ -283,6 +287,10 @@ pub fn compare(
             per_second: row.decisions as f64 / row.took.as_secs_f64().max(1e-9),
             reserved: row.reserved,
             p50: row.latency.p50(),
+            per_commit: row.committed as f64 / (row.commits.len().max(1)) as f64,
+            writer_per_record: row
+                .in_commits
+                .checked_div(u32::try_from(row.committed.max(1)).unwrap_or(u32::MAX)),
         });
     }
     Ok(out)

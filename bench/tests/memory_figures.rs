@@ -46,6 +46,9 @@ fn every_figure_runs_quick_and_the_stateful_chain_reserves() {
     assert_eq!(figures.dispatch.warm.len(), short.len());
     assert_eq!(figures.dispatch.scoped.len(), short.len());
     assert!(figures.dispatch.ran > 0.0 && figures.dispatch.ran <= 4.0);
+    let by_ran: Vec<usize> = figures.dispatch.by_ran.iter().map(|b| b.1).collect();
+    assert_eq!(by_ran.len(), 3);
+    assert_eq!(by_ran.iter().sum::<usize>(), short.len());
 
     // 7.2: every decision timed, most reserving, none refused by a limit.
     let t = figures.stateful.tally;
