@@ -801,7 +801,7 @@ fn openapi_documents_exactly_the_served_routes() {
     documented.sort();
     served.sort();
     assert_eq!(documented, served);
-    assert_eq!(documented.len(), 15, "{documented:?}");
+    assert_eq!(documented.len(), 17, "{documented:?}");
     // And each documented route answers (not the fallback, not 405).
     let (server, _p, _d) = start(&[]);
     for (method, path) in &documented {
