@@ -266,7 +266,9 @@ fn usage_counts_only_what_is_still_in_its_window() {
     // (time, reservations, used + reserved)
     for (t, n, taken) in [(999, 2, 2.0), (1_000, 1, 1.0), (1_500, 0, 0.0)] {
         let rows = ledger.usage(t);
-        let got = rows.first().map_or((0, 0.0), |r| (r.reservations, r.used + r.reserved));
+        let got = rows
+            .first()
+            .map_or((0, 0.0), |r| (r.reservations, r.used + r.reserved));
         assert_eq!(got, (n, taken), "at {t}");
         assert_eq!(ledger.reservation_counts(t).1, u64::try_from(n).unwrap());
     }
