@@ -8,12 +8,17 @@ use crate::log::{StateTable, StateWrite};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
-/// Between a counter instance and a request id in a row key.
+/// Between the parts of a row key.
 pub const KEY_SEPARATOR: &str = "\u{1f}";
 
-/// The row key of one reservation.
-pub fn row_key(instance: &str, request_id: &str) -> String {
-    format!("{instance}{KEY_SEPARATOR}{request_id}")
+/// The row key of one reservation: its counter instance, when it was
+/// made (16 hex digits, ordered), and the request id. Rows of one counter
+/// are thus written in time order, at the end of its key range, so a
+/// commit touches few pages of the table.
+pub fn row_key(instance: &str, time_ms: i64, request_id: &str) -> String {
+    // Flipping the sign bit orders negative times before positive ones.
+    let ordered = (time_ms as u64) ^ (1 << 63);
+    format!("{instance}{KEY_SEPARATOR}{ordered:016x}{KEY_SEPARATOR}{request_id}")
 }
 
 /// Where a reservation stands.
@@ -194,7 +199,7 @@ impl Counter {
         };
         StateWrite {
             table: StateTable::Charges,
-            key: row_key(instance, request_id),
+            key: row_key(instance, entry.time_ms, request_id),
             // Plain structs of strings and numbers always serialize.
             value: Some(serde_json::to_vec(&stored).unwrap_or_default()),
         }
@@ -224,7 +229,7 @@ impl Counter {
             self.remove(&request_id);
             writes.push(StateWrite {
                 table: StateTable::Charges,
-                key: row_key(instance, &request_id),
+                key: row_key(instance, time_ms, &request_id),
                 value: None,
             });
             gone.push((instance.to_owned(), request_id));

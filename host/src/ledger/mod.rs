@@ -91,6 +91,8 @@ pub struct Reservation {
     pub writes: Vec<StateWrite>,
     /// Whether anything was reserved (to undo if the record fails).
     pub reserved: bool,
+    /// The counter instances this reservation made entries in.
+    made: Vec<String>,
 }
 
 /// A change of one reservation, planned before its record is written and
@@ -266,6 +268,7 @@ impl Ledger {
                 judgement,
                 writes,
                 reserved: false,
+                made: Vec::new(),
             };
         };
         let hold = escalating || !near.is_empty();
@@ -279,7 +282,7 @@ impl Ledger {
             },
             settle_at_ms: now_ms.saturating_add(self.settle_after_ms),
         };
-        let mut reserved = false;
+        let mut made = Vec::new();
         for (instance, add, fresh) in planned {
             let State {
                 counters,
@@ -299,15 +302,18 @@ impl Ledger {
             counter.insert(request_id, e);
             let held = by_request.entry(request_id.to_owned()).or_default();
             if !held.contains(&instance) {
-                held.push(instance);
+                held.push(instance.clone());
             }
-            reserved = true;
+            if !made.contains(&instance) {
+                made.push(instance);
+            }
         }
         Reservation {
             records,
             judgement,
             writes,
-            reserved,
+            reserved: !made.is_empty(),
+            made,
         }
     }
 
@@ -319,17 +325,8 @@ impl Ledger {
             return;
         }
         let mut state = self.lock();
-        for w in &reservation.writes {
-            if w.value.is_none() {
-                continue;
-            }
-            if let Some(instance) = w
-                .key
-                .strip_suffix(request_id)
-                .and_then(|k| k.strip_suffix(counter::KEY_SEPARATOR))
-            {
-                state.remove(instance, request_id);
-            }
+        for instance in &reservation.made {
+            state.remove(instance, request_id);
         }
     }
 
@@ -406,7 +403,7 @@ impl Ledger {
                 Some(e) => counter.row(instance, request_id, e),
                 None => StateWrite {
                     table: StateTable::Charges,
-                    key: counter::row_key(instance, request_id),
+                    key: counter::row_key(instance, entry.time_ms, request_id),
                     value: None,
                 },
             });
@@ -547,6 +544,7 @@ fn stopped(records: Vec<ChargeRecord>, stop: Stop, writes: Vec<StateWrite>) -> R
         judgement: Judgement::Stops(stop),
         writes,
         reserved: false,
+        made: Vec::new(),
     }
 }
 

@@ -698,7 +698,16 @@ fn entry(redactor: &Redactor, request: &Request, decision: &Decision) -> Decisio
         },
         verdict: decision.verdict,
         reasons: decision.reasons.clone(),
-        policies: decision.policies.clone(),
+        // A run's charges are in the record once, in `charges` (with the
+        // policy's name and what each counter held).
+        policies: decision
+            .policies
+            .iter()
+            .map(|run| crate::decision::PolicyRun {
+                charges: Vec::new(),
+                ..run.clone()
+            })
+            .collect(),
         redactions,
         escalation: None,
         charges: decision.charges.clone(),
