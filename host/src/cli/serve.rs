@@ -161,6 +161,9 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // The handlers are in place before the service says it is serving: a
+    // SIGTERM right after that line stops it cleanly, never kills it.
+    let handlers = SignalHandlers::install();
     let generation = runtime.policies();
     println!(
         "gavel: serving generation {} ({} policies from {}) on http://{addr}",
@@ -182,7 +185,7 @@ async fn serve(
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(signals(runtime, stop));
+    tokio::spawn(signals(runtime, stop, handlers));
     let mut on_stop = stopped.clone();
     let shutdown = async move {
         let _ = on_stop.wait_for(|s| *s).await;
@@ -200,14 +203,39 @@ async fn serve(
     Ok(())
 }
 
+/// The SIGINT, SIGTERM and SIGHUP streams, registered (`None` if they
+/// could not be).
+struct SignalHandlers(
+    Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
+);
+
+impl SignalHandlers {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        SignalHandlers(
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) {
+                (Ok(int), Ok(term), Ok(hup)) => Some((int, term, hup)),
+                _ => None,
+            },
+        )
+    }
+}
+
 /// SIGINT and SIGTERM stop the service; SIGHUP reloads the policies.
-async fn signals(runtime: Arc<Runtime>, stop: tokio::sync::watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
+async fn signals(
+    runtime: Arc<Runtime>,
+    stop: tokio::sync::watch::Sender<bool>,
+    handlers: SignalHandlers,
+) {
+    let SignalHandlers(Some((mut int, mut term, mut hup))) = handlers else {
         tracing::error!("cannot handle signals");
         return;
     };
