@@ -39,7 +39,7 @@ pub mod v0_3 {
         Agent, Calendar, Charge, ChargeKind, Finding, Outcome, Period, PolicyMetadata, Reason,
         Request, Verdict, Window,
     };
-    pub use gavel::policy::history::{Host as HistoryHost, Scope, Tally};
+    pub use self::gavel::policy::history::{Host as HistoryHost, Scope, Tally};
 }
 
 /// The current version, which the host speaks internally.
