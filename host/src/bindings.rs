@@ -35,11 +35,11 @@ pub mod v0_3 {
         world: "gavel:policy/policy-world@0.3.0",
     });
 
+    pub use self::gavel::policy::history::{Host as HistoryHost, Scope, Tally};
     pub use exports::gavel::policy::policy::{
         Agent, Calendar, Charge, ChargeKind, Finding, Outcome, Period, PolicyMetadata, Reason,
         Request, Verdict, Window,
     };
-    pub use self::gavel::policy::history::{Host as HistoryHost, Scope, Tally};
 }
 
 /// The current version, which the host speaks internally.
