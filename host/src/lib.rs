@@ -41,6 +41,7 @@ pub mod ledger;
 pub mod load_error;
 pub mod log;
 pub mod manifest;
+pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod policy_failure;

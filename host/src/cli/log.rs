@@ -519,6 +519,23 @@ fn render_table(records: &[Record]) -> String {
                         None => format!("outcome of decision {decision} ({request_id})"),
                     },
                 ),
+                LogEvent::ToolDefinition {
+                    server,
+                    tool,
+                    digest,
+                    previous,
+                } => (
+                    String::new(),
+                    tool.clone(),
+                    match previous {
+                        Some(_) => "changed".to_owned(),
+                        None => "seen".to_owned(),
+                    },
+                    match previous {
+                        Some(p) => format!("MCP tool {server}/{tool} changed: {p} -> {digest}"),
+                        None => format!("MCP tool {server}/{tool}: {digest}"),
+                    },
+                ),
             };
             let dash = |s: String| {
                 if s.is_empty() {

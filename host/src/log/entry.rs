@@ -99,6 +99,21 @@ pub enum LogEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         amount: Option<f64>,
     },
+    /// The MCP gateway saw an upstream tool's definition (name,
+    /// description, schemas, annotations) for the first time since it
+    /// started, or saw it change. A tool that silently rewrites its
+    /// description is a known attack on agents.
+    ToolDefinition {
+        /// The upstream server, as named in the servers file.
+        server: String,
+        /// The tool's name at the upstream.
+        tool: String,
+        /// `sha256:<hex>` of the definition in canonical JSON.
+        digest: String,
+        /// The digest seen before, when the definition changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
 }
 
 impl LogEvent {
@@ -111,6 +126,7 @@ impl LogEvent {
             LogEvent::KillSwitch { .. } => "kill-switch",
             LogEvent::EscalationResolved { .. } => "escalation-resolved",
             LogEvent::Outcome { .. } => "outcome",
+            LogEvent::ToolDefinition { .. } => "tool-definition",
         }
     }
 }

@@ -35,7 +35,7 @@ pub use query::{
     Record, Stats, TimeRange, VerdictCounts, export, format_time, get_record, last_seq, parse_kind,
     parse_seq, parse_time, parse_verdict, query, records_after, stats, tail,
 };
-pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor};
+pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor, mask_findings};
 pub use tables::{
     BY_AGENT, BY_TIME, CHARGES, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, OUTCOMES, RECORDS,
     StateTable, StateWrite,

@@ -33,13 +33,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Every event kind, as stored and as accepted by [`parse_kind`].
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "decision",
     "policy-set-loaded",
     "policy-set-rejected",
     "kill-switch",
     "escalation-resolved",
     "outcome",
+    "tool-definition",
 ];
 
 /// The default `limit` of a query.

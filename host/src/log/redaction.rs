@@ -213,6 +213,35 @@ impl Redactor {
     }
 }
 
+/// Replace every value a finding names (paths as policies report them,
+/// starting at `params`) with `[redacted: KINDS]`, for an answer a reader
+/// sees rather than a record. Returns how many values were replaced.
+pub fn mask_findings(params: &mut Map<String, Value>, findings: &[Finding]) -> usize {
+    let mut masked = 0;
+    for finding in findings {
+        let Ok(steps) = finding
+            .path
+            .strip_prefix("params")
+            .map_or(Err(String::new()), parse_steps)
+        else {
+            continue;
+        };
+        let text = format!("[redacted: {}]", finding.kinds.join(", "));
+        let mut mask = |value: &mut Value, _: String| {
+            *value = Value::String(text.clone());
+            masked += 1;
+        };
+        if steps.is_empty() {
+            for value in params.values_mut() {
+                mask(value, String::new());
+            }
+        } else {
+            visit(params, &steps, "params".to_owned(), &mut mask);
+        }
+    }
+    masked
+}
+
 fn is_redacted(value: &Value) -> bool {
     value
         .as_str()

@@ -36,7 +36,7 @@ impl Token {
         Ok(Token(text.as_bytes().to_vec()))
     }
 
-    fn matches(&self, offered: &[u8]) -> bool {
+    pub fn matches(&self, offered: &[u8]) -> bool {
         // `ct_eq` on slices of different lengths returns false without
         // looking at the contents; the length of a token is not a secret.
         self.0.as_slice().ct_eq(offered).into()
@@ -83,7 +83,7 @@ impl Access {
 
 /// The token of an `Authorization: Bearer <token>` header, if there is
 /// one; an error if the header appears twice.
-fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, ApiError> {
     let Some(value) = at_most_once(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };

@@ -22,6 +22,7 @@ mod unique_headers;
 mod usage;
 
 pub use api_error::ApiError;
+pub(crate) use auth::bearer;
 pub use auth::{Access, MIN_TOKEN_BYTES, Token};
 pub use duration::parse_duration;
 

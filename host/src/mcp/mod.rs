@@ -1,0 +1,26 @@
+//! The MCP gateway: every agent tool call governed, with no code in the
+//! agent. An agent points its MCP client at the gateway instead of at its
+//! servers; each `tools/call` becomes a Gavel decision before any upstream
+//! sees it (see [`gateway`]).
+//!
+//! Governed: `tools/call` (decided, and its outcome reported) and
+//! `tools/list` (merged across upstreams; every tool definition's digest
+//! is logged when first seen and when it changes). Answered by the gateway
+//! itself: the handshake and `ping`. Upstream requests to the client
+//! (sampling) are refused; elicitation is declined.
+
+pub mod approvals;
+pub mod catalog;
+pub mod gateway;
+pub mod handler;
+pub mod http;
+pub mod mapping;
+pub mod refusal;
+pub mod result_scan;
+pub mod servers;
+pub mod upstream;
+
+pub use gateway::{Caller, Gateway, GatewayError};
+pub use handler::GatewayHandler;
+pub use http::AgentTokens;
+pub use servers::{ServersError, ServersFile};
