@@ -5,6 +5,7 @@ mod escalations;
 mod eval;
 mod killswitch;
 mod log;
+mod mcp_gateway;
 mod policies;
 mod remote;
 mod replay;
@@ -65,6 +66,10 @@ enum Command {
     /// Engage, release or show the kill switch of a running service.
     #[command(subcommand)]
     Killswitch(killswitch::KillSwitchCommand),
+    /// Govern MCP tool calls: an MCP server (stdio or streamable HTTP) in
+    /// front of MCP servers, deciding every tools/call with the policies
+    /// before it goes upstream.
+    McpGateway(mcp_gateway::McpGatewayArgs),
     /// Show the counters of a running service (budgets and rates: used,
     /// reserved, limit, left) and its reservations.
     Usage(usage::UsageArgs),
@@ -90,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Escalations(command) => escalations::run(command),
         Command::Killswitch(command) => killswitch::run(command),
         Command::Usage(args) => usage::run(args),
+        Command::McpGateway(args) => mcp_gateway::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

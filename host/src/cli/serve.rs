@@ -3,6 +3,9 @@
 use super::DataDirArg;
 use super::eval::LogArgs;
 use anyhow::Context;
+use super::mcp_gateway::allowed_hosts;
+use gavel::mcp::http::{MCP_PATH, router as mcp_router};
+use gavel::mcp::{AgentTokens, Gateway, ServersFile};
 use gavel::metrics::Metrics;
 use gavel::policy_watcher::DEFAULT_DEBOUNCE;
 use gavel::service::{self, Access, Limits, Service, Token, parse_duration};
@@ -69,6 +72,14 @@ pub struct ServeArgs {
     /// Do not watch the policy directory (SIGHUP and rollback still work).
     #[arg(long)]
     no_watch: bool,
+    /// Also serve an MCP gateway at /mcp (streamable HTTP) in front of the
+    /// upstream servers in this file, sharing this service's log,
+    /// escalations and kill switch. Needs --mcp-tokens.
+    #[arg(long, requires = "mcp_tokens")]
+    mcp_servers: Option<PathBuf>,
+    /// With --mcp-servers: the file mapping bearer tokens to agent ids.
+    #[arg(long, requires = "mcp_servers")]
+    mcp_tokens: Option<PathBuf>,
     #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
@@ -79,7 +90,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let data_dir = &args.data.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let (admin, admin_source) = admin_token(&args, data_dir)?;
+    let (admin, admin_source) = admin_token(args.admin_token_file.as_deref(), data_dir)?;
+    let mcp = match (&args.mcp_servers, &args.mcp_tokens) {
+        (Some(servers), Some(tokens)) => Some((
+            ServersFile::load(servers)?,
+            Arc::new(AgentTokens::load(tokens).map_err(anyhow::Error::msg)?),
+        )),
+        _ => None,
+    };
     let eval = eval_token(&args)?;
     let options = RuntimeOptions {
         log: args.log.options(),
@@ -137,7 +155,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .thread_name("gavel-serve")
         .build()
         .context("cannot start the async runtime")?;
-    let served = tokio.block_on(serve(service, &args, &admin_source, runtime.clone()));
+    let served = tokio.block_on(serve(service, &args, &admin_source, runtime.clone(), mcp));
     tokio.shutdown_timeout(DRAIN);
     if let Some(w) = watcher {
         w.stop();
@@ -156,11 +174,22 @@ async fn serve(
     args: &ServeArgs,
     admin_source: &str,
     runtime: Arc<Runtime>,
+    mcp: Option<(ServersFile, Arc<AgentTokens>)>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let gateway = match mcp {
+        Some((servers, tokens)) => {
+            let gateway = Gateway::start(runtime.clone(), servers)
+                .await
+                .context("cannot start the MCP gateway")?;
+            let app = mcp_router(gateway.clone(), tokens, allowed_hosts(&addr));
+            Some((gateway, app))
+        }
+        None => None,
+    };
     // The handlers are in place before the service says it is serving: a
     // SIGTERM right after that line stops it cleanly, never kills it.
     let handlers = SignalHandlers::install();
@@ -181,6 +210,9 @@ async fn serve(
         "  gavel escalations list --url http://{addr} --data-dir {}",
         args.data.data_dir.display()
     );
+    if gateway.is_some() {
+        println!("gavel: MCP gateway on http://{addr}{MCP_PATH}");
+    }
     println!("gavel: stop with Ctrl-C");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -190,7 +222,11 @@ async fn serve(
     let shutdown = async move {
         let _ = on_stop.wait_for(|s| *s).await;
     };
-    let server = service::serve(service, listener, shutdown);
+    let (gateway, extra) = match gateway {
+        Some((g, app)) => (Some(g), Some(app)),
+        None => (None, None),
+    };
+    let server = service::serve_with(service, listener, extra, shutdown);
     let mut drained = stopped;
     let deadline = async move {
         let _ = drained.wait_for(|s| *s).await;
@@ -200,12 +236,15 @@ async fn serve(
         served = server => served.context("serving")?,
         () = deadline => tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway"),
     }
+    if let Some(g) = gateway {
+        g.drain().await;
+    }
     Ok(())
 }
 
 /// The SIGINT, SIGTERM and SIGHUP streams, registered (`None` if they
 /// could not be).
-struct SignalHandlers(
+pub(super) struct SignalHandlers(
     Option<(
         tokio::signal::unix::Signal,
         tokio::signal::unix::Signal,
@@ -214,7 +253,7 @@ struct SignalHandlers(
 );
 
 impl SignalHandlers {
-    fn install() -> Self {
+    pub(super) fn install() -> Self {
         use tokio::signal::unix::{SignalKind, signal};
         SignalHandlers(
             match (
@@ -230,7 +269,7 @@ impl SignalHandlers {
 }
 
 /// SIGINT and SIGTERM stop the service; SIGHUP reloads the policies.
-async fn signals(
+pub(super) async fn signals(
     runtime: Arc<Runtime>,
     stop: tokio::sync::watch::Sender<bool>,
     handlers: SignalHandlers,
@@ -257,7 +296,7 @@ async fn signals(
 }
 
 /// A duration flag that must not be zero.
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         d if d.is_zero() => Err(format!("`{text}` is zero; give a duration such as 10s")),
         d => Ok(d),
@@ -265,8 +304,11 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// The admin token and where it came from (never the token itself).
-fn admin_token(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<(Token, String)> {
-    if let Some(file) = &args.admin_token_file {
+pub(super) fn admin_token(
+    file: Option<&Path>,
+    data_dir: &Path,
+) -> anyhow::Result<(Token, String)> {
+    if let Some(file) = file {
         return Ok((read_token(file)?, format!("from {}", file.display())));
     }
     if let Ok(text) = std::env::var("GAVEL_ADMIN_TOKEN") {

@@ -229,11 +229,60 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(service, listener, None, shutdown).await
+}
+
+/// [`serve`], with more routes beside the API (the MCP endpoint of
+/// `gavel serve --mcp-servers`).
+pub async fn serve_with(
+    service: Arc<Service>,
+    listener: tokio::net::TcpListener,
+    extra: Option<Router>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let sweeper = tokio::spawn(expire_escalations(service.clone()));
     let limits = service.limits;
-    let served = connections::serve(listener, router(service), limits, shutdown).await;
+    let mut app = router(service);
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    let served = connections::serve(listener, app, limits, shutdown).await;
     sweeper.abort();
     served
+}
+
+/// Serve `app` alone, with the service's connection limits and timeouts
+/// (`gavel mcp-gateway --listen`).
+pub async fn serve_router(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    connections::serve(listener, app, limits, shutdown).await
+}
+
+/// Expire escalations whose deadline passed, every 250 ms, until dropped
+/// (for a gateway that serves no API; [`serve`] does this itself).
+pub async fn expire_escalations_of(runtime: Arc<Runtime>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if runtime.escalations().due(crate::log::now_ms()).is_empty() {
+            continue;
+        }
+        let r = runtime.clone();
+        match tokio::task::spawn_blocking(move || r.expire_escalations()).await {
+            Ok(Ok(expired)) => {
+                for e in expired {
+                    tracing::info!("escalation {} expired (a deny)", e.id);
+                }
+            }
+            Ok(Err(e)) => tracing::error!("cannot expire escalations: {e}"),
+            Err(e) => tracing::error!("cannot expire escalations: {e}"),
+        }
+    }
 }
 
 async fn expire_escalations(service: Shared) {
