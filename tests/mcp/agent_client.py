@@ -5,8 +5,9 @@ line per step.
     python3 agent_client.py --steps steps.json --stdio gavel mcp-gateway ...
     python3 agent_client.py --steps steps.json --http http://127.0.0.1:7701/mcp --token T
 
-A step is {"list": true} or {"call": NAME, "arguments": {...},
-"progress": true}. Its line is {"tools": [...]} or {"is_error": bool,
+A step is {"list": true}, {"call": NAME, "arguments": {...},
+"progress": true}, or {"wait_for": PATH} (print {"waiting": PATH}, then
+wait until the file exists: the test's cue to go on). Its line is {"tools": [...]} or {"is_error": bool,
 "text": str, "structured": ..., "progress": n}, or {"rpc_error": {code,
 message, data}} when the call got a JSON-RPC error.
 """
@@ -14,7 +15,7 @@ message, data}} when the call got a JSON-RPC error.
 import argparse
 import asyncio
 import json
-import sys
+import os
 
 import httpx2
 from mcp import ClientSession
@@ -40,6 +41,13 @@ async def run(session):
     with open(args.steps, encoding="utf-8") as f:
         steps = json.load(f)
     for step in steps:
+        if "wait_for" in step:
+            emit({"waiting": step["wait_for"]})
+            for _ in range(1200):
+                if os.path.exists(step["wait_for"]):
+                    break
+                await asyncio.sleep(0.05)
+            continue
         if step.get("list"):
             tools = await session.list_tools()
             emit({"tools": sorted(t.name for t in tools.tools)})

@@ -87,6 +87,15 @@ def hang(seconds: float = 3600) -> str:
 
 
 @mcp.tool()
+def garbage() -> str:
+    """Write a line that is not JSON-RPC where the answer should be, then hang."""
+    record("garbage", {})
+    os.write(1, b"this is not json-rpc\n")
+    time.sleep(3600)
+    return "never"
+
+
+@mcp.tool()
 def fail() -> str:
     """Fail (an error result)."""
     record("fail", {})

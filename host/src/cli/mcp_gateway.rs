@@ -72,7 +72,9 @@ pub fn run(args: McpGatewayArgs) -> anyhow::Result<u8> {
     let data_dir = &args.data.data_dir;
     let servers = ServersFile::load(&args.servers)?;
     let tokens = match &args.tokens {
-        Some(file) => Some(Arc::new(AgentTokens::load(file).map_err(anyhow::Error::msg)?)),
+        Some(file) => Some(Arc::new(
+            AgentTokens::load(file).map_err(anyhow::Error::msg)?,
+        )),
         None => None,
     };
     if let Some(agent) = &args.agent {
@@ -140,7 +142,8 @@ async fn serve(
     // still expire on time.
     let api = match &args.api {
         Some(addr) => {
-            let (admin, source) = admin_token(args.admin_token_file.as_deref(), &args.data.data_dir)?;
+            let (admin, source) =
+                admin_token(args.admin_token_file.as_deref(), &args.data.data_dir)?;
             let service = Arc::new(Service::new(
                 runtime.clone(),
                 Access { admin, eval: None },

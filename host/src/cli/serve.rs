@@ -2,8 +2,8 @@
 
 use super::DataDirArg;
 use super::eval::LogArgs;
-use anyhow::Context;
 use super::mcp_gateway::allowed_hosts;
+use anyhow::Context;
 use gavel::mcp::http::{MCP_PATH, router as mcp_router};
 use gavel::mcp::{AgentTokens, Gateway, ServersFile};
 use gavel::metrics::Metrics;
@@ -304,10 +304,7 @@ pub(super) fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// The admin token and where it came from (never the token itself).
-pub(super) fn admin_token(
-    file: Option<&Path>,
-    data_dir: &Path,
-) -> anyhow::Result<(Token, String)> {
+pub(super) fn admin_token(file: Option<&Path>, data_dir: &Path) -> anyhow::Result<(Token, String)> {
     if let Some(file) = file {
         return Ok((read_token(file)?, format!("from {}", file.display())));
     }
