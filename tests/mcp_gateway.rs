@@ -815,3 +815,37 @@ fn a_bad_servers_file_or_tokens_file_stops_the_start_with_a_named_error() {
         "{err}"
     );
 }
+
+#[test]
+fn resources_and_prompts_pass_through() {
+    let scene = Scene::new("");
+    let lines = scene
+        .stdio_client(
+            &json!([
+                {"resources": true},
+                {"read": "shop://policies/refunds"},
+                {"prompts": true},
+                {"prompt": "apology", "arguments": {"customer": "Ann"}},
+            ]),
+            &[],
+        )
+        .finish();
+    assert_eq!(lines[0]["resources"], json!(["shop://policies/refunds"]));
+    assert_eq!(lines[1]["contents"], json!(["Refunds within 30 days."]));
+    assert_eq!(lines[2]["prompts"], json!(["apology"]));
+    assert!(
+        lines[3]["messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("Dear Ann"),
+        "{}",
+        lines[3]
+    );
+    // Not governed: no decision was recorded for them.
+    let decisions = scene
+        .log()
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .count();
+    assert_eq!(decisions, 0);
+}

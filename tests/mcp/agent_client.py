@@ -5,7 +5,8 @@ line per step.
     python3 agent_client.py --steps steps.json --stdio gavel mcp-gateway ...
     python3 agent_client.py --steps steps.json --http http://127.0.0.1:7701/mcp --token T
 
-A step is {"list": true}, {"call": NAME, "arguments": {...},
+A step is {"list": true}, {"resources": true}, {"read": URI},
+{"prompts": true}, {"prompt": NAME, "arguments": {...}}, {"call": NAME, "arguments": {...},
 "progress": true}, or {"wait_for": PATH} (print {"waiting": PATH}, then
 wait until the file exists: the test's cue to go on). Its line is {"tools": [...]} or {"is_error": bool,
 "text": str, "structured": ..., "progress": n}, or {"rpc_error": {code,
@@ -47,6 +48,22 @@ async def run(session):
                 if os.path.exists(step["wait_for"]):
                     break
                 await asyncio.sleep(0.05)
+            continue
+        if step.get("resources"):
+            listed = await session.list_resources()
+            emit({"resources": sorted(str(r.uri) for r in listed.resources)})
+            continue
+        if "read" in step:
+            read = await session.read_resource(step["read"])
+            emit({"contents": [getattr(c, "text", None) for c in read.contents]})
+            continue
+        if step.get("prompts"):
+            listed = await session.list_prompts()
+            emit({"prompts": sorted(p.name for p in listed.prompts)})
+            continue
+        if "prompt" in step:
+            got = await session.get_prompt(step["prompt"], step.get("arguments", {}))
+            emit({"messages": [getattr(m.content, "text", None) for m in got.messages]})
             continue
         if step.get("list"):
             tools = await session.list_tools()

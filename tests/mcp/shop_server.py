@@ -102,6 +102,18 @@ def fail() -> str:
     raise ValueError("the shop is closed")
 
 
+@mcp.resource("shop://policies/refunds")
+def refund_policy() -> str:
+    """The shop's refund policy."""
+    return "Refunds within 30 days."
+
+
+@mcp.prompt()
+def apology(customer: str) -> str:
+    """An apology to a customer."""
+    return f"Dear {customer}, we are sorry."
+
+
 if args.http:
     mcp.run(transport="streamable-http", host="127.0.0.1", port=args.http)
 else:

@@ -13,6 +13,7 @@
 use super::approvals::{Approvals, Held};
 use super::catalog::{Catalog, Collision, Listed};
 use super::mapping::{ToolCall, call_digest, to_request};
+use super::passthrough::Passthrough;
 use super::refusal::Refusal;
 use super::result_scan::scan_result;
 use super::servers::{GatewayOptions, ResultScan, ServersFile};
@@ -67,6 +68,15 @@ pub struct CallContext {
     pub progress: Option<(Peer<RoleServer>, ProgressToken)>,
 }
 
+/// What the upstreams offer beside tools (the gateway offers the same).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offers {
+    /// Some upstream offers resources.
+    pub resources: bool,
+    /// Some upstream offers prompts.
+    pub prompts: bool,
+}
+
 /// The gateway, shared by every session.
 #[derive(Debug)]
 pub struct Gateway {
@@ -75,6 +85,8 @@ pub struct Gateway {
     options: GatewayOptions,
     catalog: RwLock<Catalog>,
     approvals: Approvals,
+    passthrough: Passthrough,
+    offers: Offers,
     calls: AtomicU64,
     call_prefix: String,
     outcomes: TaskTracker,
@@ -88,12 +100,20 @@ impl Gateway {
         file: ServersFile,
     ) -> Result<Arc<Self>, GatewayError> {
         let upstreams: Vec<Upstream> = file.servers.into_iter().map(Upstream::new).collect();
+        let mut offers = Offers::default();
+        for u in &upstreams {
+            let c = u.capabilities().await?;
+            offers.resources |= c.resources.is_some();
+            offers.prompts |= c.prompts.is_some();
+        }
         let gateway = Arc::new(Gateway {
             runtime,
             upstreams,
             options: file.gateway,
             catalog: RwLock::new(Catalog::default()),
             approvals: Approvals::default(),
+            passthrough: Passthrough::default(),
+            offers,
             calls: AtomicU64::new(0),
             call_prefix: format!("mcp-{:x}-{:x}", now_ms(), std::process::id()),
             outcomes: TaskTracker::new(),
@@ -420,6 +440,16 @@ impl Gateway {
     pub async fn drain(&self) {
         self.outcomes.close();
         self.outcomes.wait().await;
+    }
+
+    /// What the upstreams offer beside tools.
+    pub fn offers(&self) -> Offers {
+        self.offers
+    }
+
+    /// The methods passed through, and the upstreams they go to.
+    pub fn passthrough(&self) -> (&Passthrough, &[Upstream]) {
+        (&self.passthrough, &self.upstreams)
     }
 
     /// The options in force.

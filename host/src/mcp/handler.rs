@@ -1,11 +1,14 @@
 //! The MCP server side of the gateway: what an agent's MCP client talks
 //! to, on stdio or streamable HTTP. `tools/list` and `tools/call` are
-//! governed by [`Gateway`]; `ping` and the handshake are answered here.
+//! governed by [`Gateway`]; resources and prompts pass through
+//! ([`super::passthrough`]); `ping` and the handshake are answered here.
 
 use super::gateway::{CallContext, Caller, Gateway};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -78,7 +81,24 @@ impl GatewayHandler {
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let offers = self.gateway.offers();
+        let capabilities = match (offers.resources, offers.prompts) {
+            (true, true) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+            (true, false) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+            (false, true) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+            (false, false) => ServerCapabilities::builder().enable_tools().build(),
+        };
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("gavel-mcp-gateway", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "Every tool call is decided by Gavel's policies before it reaches the tool. \
@@ -95,6 +115,61 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListToolsResult, ErrorData> {
         let tools = self.gateway.list_tools().await?;
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let (p, upstreams) = self.gateway.passthrough();
+        Ok(ListResourcesResult::with_all_items(
+            p.list_resources(upstreams).await?,
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let (p, upstreams) = self.gateway.passthrough();
+        Ok(ListResourceTemplatesResult::with_all_items(
+            p.list_resource_templates(upstreams).await?,
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let (p, upstreams) = self.gateway.passthrough();
+        Ok(ReadResourceResponse::Complete(
+            p.read_resource(upstreams, request).await?,
+        ))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let (p, upstreams) = self.gateway.passthrough();
+        Ok(ListPromptsResult::with_all_items(
+            p.list_prompts(upstreams).await?,
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let (p, upstreams) = self.gateway.passthrough();
+        Ok(GetPromptResponse::Complete(
+            p.get_prompt(upstreams, request).await?,
+        ))
     }
 
     async fn call_tool(

@@ -43,14 +43,7 @@ pub struct AgentTokens {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTokens {
-    agents: BTreeMap<String, OneOrMany>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+    agents: BTreeMap<String, toml::Value>,
 }
 
 impl AgentTokens {
@@ -79,9 +72,18 @@ impl AgentTokens {
                     "agent `{agent}` appears twice (ids differing only in case are one agent)"
                 ));
             }
-            let list = match given {
-                OneOrMany::One(t) => vec![t],
-                OneOrMany::Many(ts) => ts,
+            let shape =
+                || format!("agent `{agent}`: give a token string or a list of token strings");
+            let list: Vec<String> = match given {
+                toml::Value::String(t) => vec![t],
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(|i| match i {
+                        toml::Value::String(t) => Ok(t),
+                        _ => Err(shape()),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(shape()),
             };
             if list.is_empty() {
                 return Err(format!("agent `{agent}` has no token"));
@@ -203,7 +205,7 @@ mod tests {
                 "twice",
             ),
             ("[agents]\nbot = []\n", "no token"),
-            ("[agents]\nbot = 5\n", "agents"),
+            ("[agents]\nbot = 5\n", "agent `bot`: give a token string"),
             ("[other]\nx = 1\n", "other"),
         ];
         for (text, fragment) in rows {

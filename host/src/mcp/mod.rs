@@ -5,9 +5,11 @@
 //!
 //! Governed: `tools/call` (decided, and its outcome reported) and
 //! `tools/list` (merged across upstreams; every tool definition's digest
-//! is logged when first seen and when it changes). Answered by the gateway
-//! itself: the handshake and `ping`. Upstream requests to the client
-//! (sampling) are refused; elicitation is declined.
+//! is logged when first seen and when it changes). Passed through without
+//! a decision: resources and prompts (lists merged, reads and gets routed
+//! to the upstream that listed them). Answered by the gateway itself: the
+//! handshake and `ping`. Upstream requests to the client (sampling) are
+//! refused; elicitation is declined.
 
 pub mod approvals;
 pub mod catalog;
@@ -15,6 +17,7 @@ pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod mapping;
+pub mod passthrough;
 pub mod refusal;
 pub mod result_scan;
 pub mod servers;

@@ -7,11 +7,13 @@
 
 use super::servers::{ServerConfig, Transport};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation, Tool,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ServerCapabilities, Tool,
 };
-use rmcp::service::{RunningService, ServiceError};
+use rmcp::service::{Peer, RunningService, ServiceError};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use std::future::Future;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,15 +162,19 @@ impl Upstream {
         }
     }
 
-    /// Call one of its tools (by its own name, without the prefix).
-    pub async fn call_tool(
-        &self,
-        params: CallToolRequestParams,
-    ) -> Result<CallToolResult, UpstreamError> {
+    /// Send one request through `send` (given the connection's peer), with
+    /// the server's timeout. A transport failure drops the connection, so
+    /// the next request connects again; the server's own JSON-RPC error
+    /// does not.
+    pub async fn request<T, F, Fut>(&self, send: F) -> Result<T, UpstreamError>
+    where
+        F: FnOnce(Peer<RoleClient>) -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
         let connection = self.connection().await?;
-        let called = tokio::time::timeout(self.config.timeout, connection.peer().call_tool(params));
-        match called.await {
-            Ok(Ok(result)) => Ok(result),
+        let sent = tokio::time::timeout(self.config.timeout, send(connection.peer().clone()));
+        match sent.await {
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => {
                 if !matches!(e, ServiceError::McpError(_)) {
                     self.drop_if_closed(&connection).await;
@@ -182,22 +188,28 @@ impl Upstream {
         }
     }
 
+    /// Call one of its tools (by its own name, without the prefix).
+    pub async fn call_tool(
+        &self,
+        params: CallToolRequestParams,
+    ) -> Result<CallToolResult, UpstreamError> {
+        self.request(|peer| async move { peer.call_tool(params).await })
+            .await
+    }
+
     /// Every tool it offers (following pagination).
     pub async fn list_tools(&self) -> Result<Vec<Tool>, UpstreamError> {
+        self.request(|peer| async move { peer.list_all_tools().await })
+            .await
+    }
+
+    /// What it said it offers in the handshake (connecting if need be).
+    pub async fn capabilities(&self) -> Result<ServerCapabilities, UpstreamError> {
         let connection = self.connection().await?;
-        let listed = tokio::time::timeout(self.config.timeout, connection.peer().list_all_tools());
-        match listed.await {
-            Ok(Ok(tools)) => Ok(tools),
-            Ok(Err(e)) => {
-                if !matches!(e, ServiceError::McpError(_)) {
-                    self.drop_if_closed(&connection).await;
-                }
-                Err(self.failure(e))
-            }
-            Err(_) => Err(UpstreamError::Timeout {
-                server: self.config.name.clone(),
-                timeout: self.config.timeout,
-            }),
-        }
+        Ok(connection
+            .peer()
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+            .unwrap_or_default())
     }
 }
