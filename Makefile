@@ -16,7 +16,7 @@ WASM_OUT := policies-src/target/wasm32-wasip2/release
 # rebuild from unchanged sources gives the same bytes (and digests).
 POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
 
-.PHONY: all build run test lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
+.PHONY: all build run test mcp-deps lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
 
 all: build
 
@@ -34,9 +34,14 @@ run: build
 	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
 	$(GAVEL) serve --policies policies-wasm --data-dir $(DATA) --listen $(LISTEN)
 
+# The Python MCP SDK (client and upstream of the MCP gateway's tests and
+# README examples), installed if missing, at the version the tests pin.
+mcp-deps:
+	@python3 -c "import mcp" 2>/dev/null || python3 -m pip install -q -r tests/mcp/requirements.txt
+
 # Host and SDK tests, the policies' native unit tests, then every policy's
 # case files through `gavel test` against the built components.
-test: build
+test: build mcp-deps
 	$(CARGO) test --release --locked --workspace
 	cd policies-src && $(CARGO) test --release --locked
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet

@@ -849,3 +849,33 @@ fn resources_and_prompts_pass_through() {
         .count();
     assert_eq!(decisions, 0);
 }
+
+#[test]
+fn tools_denied_outright_can_be_hidden_and_refusals_can_be_json_rpc_errors() {
+    let scene = Scene::new("[gateway]\nhide_denied_tools = [\"forbidden-action\"]\n");
+    let servers = std::fs::read_to_string(scene.path("servers.toml")).unwrap();
+    std::fs::write(
+        scene.path("servers.toml"),
+        servers.replace("timeout = \"4s\"", "timeout = \"4s\"\ndeny_as = \"error\""),
+    )
+    .unwrap();
+    let lines = scene
+        .stdio_client(
+            &json!([
+                {"list": true},
+                {"call": "delete_account", "arguments": {"user": "bob"}},
+            ]),
+            &[],
+        )
+        .finish();
+    let tools = lines[0]["tools"].as_array().unwrap();
+    assert!(!tools.iter().any(|t| t == "delete_account"), "{tools:?}");
+    assert!(tools.iter().any(|t| t == "issue_refund"), "{tools:?}");
+    // Hidden is not allowed: a call is still decided, and refused.
+    let e = &lines[1]["rpc_error"];
+    assert_eq!(e["code"], -32001, "{}", lines[1]);
+    assert_eq!(e["data"]["code"], "forbidden-action");
+    assert_eq!(e["data"]["policy"], "sensitive-actions");
+    assert!(e["message"].as_str().unwrap().contains("forbidden-action"));
+    assert!(scene.received().is_empty());
+}

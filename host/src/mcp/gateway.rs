@@ -189,17 +189,54 @@ impl Gateway {
     }
 
     /// `tools/list`: the upstreams' tools, merged, listed afresh (so a
-    /// changed definition is seen and logged).
-    pub async fn list_tools(&self) -> Result<Vec<Tool>, ErrorData> {
+    /// changed definition is seen and logged), without the tools the
+    /// policies deny `caller` outright (`hide_denied_tools`).
+    pub async fn list_tools(&self, caller: &Caller) -> Result<Vec<Tool>, ErrorData> {
         self.refresh()
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        Ok(self
+        let tools = self
             .catalog
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .tools()
-            .to_vec())
+            .to_vec();
+        if self.options.hide_denied_tools.is_empty() {
+            return Ok(tools);
+        }
+        let runtime = self.runtime.clone();
+        let hide = self.options.hide_denied_tools.clone();
+        let caller = caller.clone();
+        let prefix = self.call_prefix.clone();
+        tokio::task::spawn_blocking(move || {
+            let live = runtime.policies();
+            let empty = serde_json::Map::new();
+            tools
+                .into_iter()
+                .filter(|tool| {
+                    let probe = ToolCall {
+                        agent: &caller.agent,
+                        action: &tool.name,
+                        arguments: &empty,
+                        session: caller.session.as_deref(),
+                        request_id: &format!("{prefix}-probe"),
+                    };
+                    // A name the request contract refuses is listed: its
+                    // calls are refused by name anyway.
+                    let Ok(request) = to_request(&probe, None) else {
+                        return true;
+                    };
+                    let decision = live.set.evaluate(&request);
+                    !(decision.verdict == Verdict::Deny
+                        && decision
+                            .reasons
+                            .iter()
+                            .any(|r| r.verdict == Verdict::Deny && hide.contains(&r.code)))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ErrorData::internal_error(format!("listing tools failed: {e}"), None))
     }
 
     fn next_request_id(&self) -> String {

@@ -111,9 +111,10 @@ impl ServerHandler for GatewayHandler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = self.gateway.list_tools().await?;
+        let caller = self.caller(&context)?;
+        let tools = self.gateway.list_tools(&caller).await?;
         Ok(ListToolsResult::with_all_items(tools))
     }
 

@@ -5,6 +5,7 @@
 //! [gateway]
 //! escalation_wait = "60s"   # how long a call waits for a reviewer
 //! results = "off"           # "off" | "block" | "redact": scan tool results
+//! hide_denied_tools = ["forbidden-action"]  # tools/list hides what is denied outright
 //!
 //! [servers.shop]            # launched as a child process, spoken to on stdio
 //! command = "python3"
@@ -92,6 +93,10 @@ pub struct GatewayOptions {
     pub escalation_wait: Duration,
     /// Whether tool results pass through the policies.
     pub results: ResultScan,
+    /// `tools/list` hides a tool when the policies, asked about a call to
+    /// it with no arguments, deny it with one of these codes (e.g.
+    /// `forbidden-action`). Empty: every tool is listed.
+    pub hide_denied_tools: Vec<String>,
 }
 
 /// How an upstream is reached.
@@ -163,6 +168,8 @@ struct RawGateway {
     escalation_wait: Option<String>,
     #[serde(default)]
     results: ResultScan,
+    #[serde(default)]
+    hide_denied_tools: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +233,7 @@ impl ServersFile {
             gateway: GatewayOptions {
                 escalation_wait,
                 results: raw.gateway.results,
+                hide_denied_tools: raw.gateway.hide_denied_tools,
             },
             servers,
         })
