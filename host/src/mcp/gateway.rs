@@ -19,24 +19,17 @@ use super::result_scan::scan_result;
 use super::servers::{GatewayOptions, ResultScan, ServersFile};
 use super::upstream::{Upstream, UpstreamError};
 use crate::decision::{Decision, Verdict};
-use crate::escalation::EscalationStatus;
 use crate::log::{LogEvent, OutcomeStatus, now_ms};
 use crate::request::Request;
 use crate::runtime::Runtime;
 use rmcp::ErrorData;
 use rmcp::RoleServer;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ProgressNotificationParam, ProgressToken, Tool,
-};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressToken, Tool};
 use rmcp::service::Peer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// How often a waiting call tells its client it is still waiting.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +73,11 @@ pub struct Offers {
 /// The gateway, shared by every session.
 #[derive(Debug)]
 pub struct Gateway {
-    runtime: Arc<Runtime>,
+    pub(super) runtime: Arc<Runtime>,
     upstreams: Vec<Upstream>,
-    options: GatewayOptions,
+    pub(super) options: GatewayOptions,
     catalog: RwLock<Catalog>,
-    approvals: Approvals,
+    pub(super) approvals: Approvals,
     passthrough: Passthrough,
     offers: Offers,
     calls: AtomicU64,
@@ -376,91 +369,6 @@ impl Gateway {
             .map_err(|e| ErrorData::internal_error(format!("the decision failed: {e}"), None))
     }
 
-    /// Wait for the reviewer of `held`, at most the configured wait and
-    /// never past the escalation's deadline. `Ok(Ok(seq))`: approved and
-    /// taken by this call, forward it.
-    async fn await_review(
-        &self,
-        digest: &str,
-        held: Held,
-        context: &CallContext,
-    ) -> Result<Result<Option<u64>, Refusal>, ErrorData> {
-        let escalations = self.runtime.escalations();
-        let until = tokio::time::Instant::now() + self.options.escalation_wait;
-        let mut ticks = 0u32;
-        loop {
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let slice = left.min(PROGRESS_EVERY);
-            let seen = tokio::select! {
-                seen = escalations.wait(&held.escalation, slice) => seen,
-                () = context.cancel.cancelled() => {
-                    return Err(ErrorData::internal_error("the call was cancelled", None));
-                }
-            };
-            let Some(escalation) = seen else {
-                self.approvals.take(digest, &held.escalation);
-                return Ok(Err(review_refusal(
-                    &held,
-                    "escalation-unknown",
-                    "the escalation is gone",
-                )));
-            };
-            match escalation.status {
-                EscalationStatus::Approved => {
-                    if self.approvals.take(digest, &held.escalation) {
-                        return Ok(Ok(held.seq));
-                    }
-                    return Ok(Err(review_refusal(
-                        &held,
-                        "escalation-spent",
-                        "the reviewer's approval was already used by an identical call",
-                    )));
-                }
-                EscalationStatus::Denied | EscalationStatus::Expired => {
-                    self.approvals.take(digest, &held.escalation);
-                    let (code, what) = match escalation.status {
-                        EscalationStatus::Denied => ("escalation-denied", "a reviewer denied it"),
-                        _ => (
-                            "escalation-expired",
-                            "no reviewer answered before its deadline",
-                        ),
-                    };
-                    let mut message = what.to_owned();
-                    if let Some(r) = &escalation.resolution {
-                        if let Some(who) = &r.reviewer {
-                            message.push_str(&format!(" ({who})"));
-                        }
-                        if !r.comment.is_empty() {
-                            message.push_str(&format!(": {}", r.comment));
-                        }
-                    }
-                    return Ok(Err(review_refusal(&held, code, &message)));
-                }
-                EscalationStatus::Pending => {}
-            }
-            let deadline_passed = escalation.deadline_ms <= now_ms();
-            if left.is_zero() || deadline_passed {
-                let mut refusal = review_refusal(
-                    &held,
-                    "escalation-pending",
-                    "still waiting for a reviewer; call again with the same arguments to pick up the answer",
-                );
-                refusal.verdict = "escalate";
-                return Ok(Err(refusal));
-            }
-            ticks = ticks.saturating_add(1);
-            if let Some((peer, token)) = &context.progress {
-                let note =
-                    ProgressNotificationParam::new(token.clone(), f64::from(ticks)).with_message(
-                        format!("waiting for a reviewer (escalation {})", held.escalation),
-                    );
-                if let Err(e) = peer.notify_progress(note).await {
-                    tracing::debug!("cannot send progress: {e}");
-                }
-            }
-        }
-    }
-
     /// Report an approved call's outcome in the background (only a
     /// committed decision has a `seq` to report on).
     fn report(&self, seq: Option<u64>, status: OutcomeStatus) {
@@ -498,11 +406,4 @@ impl Gateway {
     pub fn held(&self) -> usize {
         self.approvals.len()
     }
-}
-
-fn review_refusal(held: &Held, code: &str, message: &str) -> Refusal {
-    let mut refusal = Refusal::own("deny", code, message.to_owned(), &held.request_id);
-    refusal.seq = held.seq;
-    refusal.escalation = Some(held.escalation.clone());
-    refusal
 }

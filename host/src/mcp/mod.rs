@@ -20,6 +20,7 @@ pub mod mapping;
 pub mod passthrough;
 pub mod refusal;
 pub mod result_scan;
+pub mod review;
 pub mod servers;
 pub mod upstream;
 
