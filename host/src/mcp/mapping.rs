@@ -4,7 +4,7 @@
 use super::servers::ToolMapping;
 use crate::identifier::identifier_key;
 use crate::request::{Request, RequestError};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// One tool call, as the gateway sees it.
@@ -53,21 +53,22 @@ pub fn to_request(
     call: &ToolCall<'_>,
     mapping: Option<&ToolMapping>,
 ) -> Result<Request, MappingError> {
-    let mut request = json!({
-        "request_id": call.request_id,
-        "agent_id": call.agent,
-        "action": call.action,
-        "params": call.arguments,
-    });
+    let mut request = Map::new();
+    request.insert("request_id".into(), Value::from(call.request_id));
+    request.insert("agent_id".into(), Value::from(call.agent));
+    request.insert("action".into(), Value::from(call.action));
+    request.insert("params".into(), Value::Object(call.arguments.clone()));
     if let Some(session) = call.session {
-        request["session_id"] = Value::String(session.to_owned());
+        request.insert("session_id".into(), Value::from(session));
     }
     if let Some(m) = mapping {
         if let Some(pointer) = &m.amount
             && let Some(found) = at(call.arguments, pointer)
         {
             match found {
-                Value::Number(n) => request["amount"] = Value::Number(n.clone()),
+                Value::Number(n) => {
+                    request.insert("amount".into(), Value::Number(n.clone()));
+                }
                 Value::Null => {}
                 other => {
                     return Err(MappingError::AmountNotNumber {
@@ -81,7 +82,9 @@ pub fn to_request(
             && let Some(found) = at(call.arguments, pointer)
         {
             match found {
-                Value::String(s) => request["currency"] = Value::String(s.clone()),
+                Value::String(s) => {
+                    request.insert("currency".into(), Value::String(s.clone()));
+                }
                 Value::Null => {}
                 other => {
                     return Err(MappingError::CurrencyNotString {
@@ -92,7 +95,7 @@ pub fn to_request(
             }
         }
     }
-    Ok(Request::from_value(request)?)
+    Ok(Request::from_value(Value::Object(request))?)
 }
 
 /// The value at a JSON pointer (RFC 6901) inside the arguments object.
@@ -238,7 +241,7 @@ mod tests {
             if let Some(n) = serde_json::Number::from_f64(amount) {
                 args.insert("amount".into(), Value::Number(n));
             }
-            args.insert("money".into(), json!({"currency": text}));
+            args.insert("money".into(), serde_json::json!({"currency": text}));
             let _ = to_request(&call("issue_refund", &args), Some(&mapping()));
         }
     }

@@ -79,8 +79,8 @@ impl Refusal {
             "request_id": self.request_id,
             "seq": self.seq,
         });
-        if let Some(id) = &self.escalation {
-            value["escalation"] = Value::String(id.clone());
+        if let (Some(id), Value::Object(map)) = (&self.escalation, &mut value) {
+            map.insert("escalation".into(), Value::String(id.clone()));
         }
         value
     }

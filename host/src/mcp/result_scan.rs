@@ -33,8 +33,8 @@ pub fn result_request(call: &Request, result: &CallToolResult) -> Result<Request
         "action": format!("{RESULT_PREFIX}{}", call.action),
         "params": params,
     });
-    if let Some(s) = &call.session_id {
-        request["session_id"] = Value::String(s.clone());
+    if let (Some(s), Value::Object(map)) = (&call.session_id, &mut request) {
+        map.insert("session_id".into(), Value::String(s.clone()));
     }
     Request::from_value(request).map_err(|e| e.to_string())
 }
