@@ -16,7 +16,9 @@
 //! - [`check`]: the cross-check of peers' verdicts against a reference;
 //! - [`stateful_chain`]: the shipped stateful set deciding with memory
 //!   and no log; [`memory_figures`] and [`dispatch_scaling`]: what memory
-//!   and interest dispatch cost.
+//!   and interest dispatch cost;
+//! - [`mcp_overhead`]: what the MCP gateway adds to a tool call, and the
+//!   trivial upstream it is measured against (`gavel-bench mcp-upstream`).
 
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ pub mod facts;
 pub mod fixture;
 pub mod gavel_peer;
 pub mod latency;
+pub mod mcp_overhead;
 pub mod memory;
 pub mod memory_figures;
 pub mod native;

@@ -27,7 +27,8 @@ const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
        gavel-bench report [--quick] [--peers FILE] [--out FILE]
        gavel-bench profile warm|fresh|durable|buffered
-       gavel-bench probe-memory warm|fresh|python|concurrent";
+       gavel-bench probe-memory warm|fresh|python|concurrent
+       gavel-bench mcp-upstream [--http ADDR]";
 
 /// How many mismatches are printed in full.
 const SHOWN: usize = 20;
@@ -43,6 +44,9 @@ enum Command {
     Profile(String),
     /// One memory measurement, in this process (see `memory`).
     ProbeMemory(String),
+    /// The MCP figure's trivial upstream: on stdio, or on streamable HTTP
+    /// at this address (see `mcp_overhead`).
+    McpUpstream(Option<String>),
 }
 
 struct Args {
@@ -66,6 +70,14 @@ fn parse_args() -> std::result::Result<Args, (String, u8)> {
         Some("profile") => Command::Profile(args.next().ok_or_else(|| (USAGE.to_owned(), 2))?),
         Some("probe-memory") => {
             Command::ProbeMemory(args.next().ok_or_else(|| (USAGE.to_owned(), 2))?)
+        }
+        Some("mcp-upstream") => {
+            let http = match (args.next(), args.next(), args.next()) {
+                (None, _, _) => None,
+                (Some(flag), Some(addr), None) if flag == "--http" => Some(addr),
+                _ => return Err((format!("mcp-upstream takes only --http ADDR\n{USAGE}"), 2)),
+            };
+            Command::McpUpstream(http)
         }
         Some("-h" | "--help") => return Err((USAGE.to_owned(), 0)),
         _ => return Err((USAGE.to_owned(), 2)),
@@ -138,6 +150,11 @@ fn main() -> Result<ExitCode> {
         Command::Report => report(&args),
         Command::Profile(what) => profile(what),
         Command::ProbeMemory(what) => probe_memory(what),
+        Command::McpUpstream(http) => {
+            gavel_bench::mcp_overhead::serve_upstream(http.as_deref())
+                .map_err(|e| anyhow!("mcp-upstream: {e}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
