@@ -3,7 +3,8 @@
 
 use crate::latency::SHORT_PARAMS;
 use crate::{
-    call_cost, comparison, memory, memory_figures, scaling, startup, throughput, workload,
+    call_cost, comparison, mcp_overhead, memory, memory_figures, scaling, startup, throughput,
+    workload,
 };
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ struct Budget {
     scaling: Duration,
     /// Figure 7.
     memory: memory_figures::Budget,
+    /// Figure 8.
+    mcp: mcp_overhead::Budget,
 }
 
 impl Budget {
@@ -47,6 +50,11 @@ impl Budget {
                     rounds: 1,
                     throughput: Duration::from_millis(150),
                 },
+                mcp: mcp_overhead::Budget {
+                    warmup: 5,
+                    calls: 20,
+                    rounds: 2,
+                },
             }
         } else {
             Budget {
@@ -59,6 +67,11 @@ impl Budget {
                 memory: memory_figures::Budget {
                     rounds: 3,
                     throughput: Duration::from_secs(3),
+                },
+                mcp: mcp_overhead::Budget {
+                    warmup: 200,
+                    calls: 3000,
+                    rounds: 10,
                 },
             }
         }
@@ -132,6 +145,9 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
         "\n## 7. Memory (budgets, rate limits, prerequisites) and interest dispatch\n"
     );
     md.push_str(&memory_figures::run(dir, &crate::stateful_dir(), &short, budget.memory)?.markdown);
+    let _ = writeln!(md, "\n## 8. The MCP gateway's overhead on a tool call\n");
+    let programs = mcp_overhead::Programs::beside(&std::env::current_exe()?)?;
+    md.push_str(&mcp_overhead::run(dir, &programs, budget.mcp)?);
     let _ = writeln!(
         md,
         "\n---\nThe whole run took {:.0} s.",
@@ -145,7 +161,7 @@ fn method() -> String {
         "- **Harness.** `bench/` (crate `gavel-bench`). `make bench` builds it twice: with `--features cedar` for figure 1 (`gavel-bench peers`), and without for the rest (`gavel-bench report`), because `cedar-policy` turns on `serde_json`'s `preserve_order` for every crate in its build, Gavel's host included; the figures that write the log come from the build as shipped.\n\
 - **Cross-check first.** Before figure 1 times anything, every peer decides the whole workload and must give Gavel's verdict and deciding reason code on every action; one difference and the run fails.\n\
 - **Peers.** *native*: the four policies as plain Rust functions with Gavel's evaluation order, no sandbox (the floor). *cedar*: `cedar-policy`, the policies as Cedar permit/forbid rules over an entity store of agents and action groups. *rego*: `regorus`, the policies in Rego with one prepared engine reused. Cedar and Rego cannot compute a New York local time or run the PII scanner, so the harness does (the pii-egress policy's own scanner, compiled natively) and passes the results in the request context; that work is inside their times.\n\
-- **Gavel.** `PolicySet::evaluate` on the four stateless shipped policies (`bench/stateless/`, components from `policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`. Figure 7 adds the seven-policy shipped set (`policies-wasm/`, with budgets, rate limits and prerequisites) with memory, without and with the log.\n\
+- **Gavel.** `PolicySet::evaluate` on the four stateless shipped policies (`bench/stateless/`, components from `policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`. Figure 7 adds the seven-policy shipped set (`policies-wasm/`, with budgets, rate limits and prerequisites) with memory, without and with the log. Figure 8 runs `gavel mcp-gateway` (the release binary beside `gavel-bench`) as a separate process, in front of a trivial upstream served by `gavel-bench mcp-upstream`.\n\
 - **Timing.** `std::time::Instant` around each call; an untimed warm-up first. Short actions are those whose params serialize to at most {SHORT_PARAMS} bytes of JSON.\n"
     )
 }
