@@ -91,6 +91,31 @@ impl Checker<'_> {
         Problem { at, what }
     }
 
+    /// A problem with the call `expr` of `name`: the parser places a call
+    /// at its `(`; point at the name before it instead.
+    fn call_problem(&self, expr: &IdedExpr, name: &str, what: String) -> Problem {
+        let at = self
+            .program
+            .source_info()
+            .offset_for(expr.id)
+            .map(|(start, _)| {
+                let chars: Vec<char> = self.source.chars().collect();
+                let paren = usize::try_from(start).unwrap_or(usize::MAX);
+                let len = name.chars().count();
+                let named = paren
+                    .checked_sub(len)
+                    .and_then(|from| chars.get(from..paren))
+                    .is_some_and(|before| before.iter().copied().eq(name.chars()));
+                let offset = if named {
+                    start.saturating_sub(u32::try_from(len).unwrap_or(0))
+                } else {
+                    start
+                };
+                Position::at_offset(self.source, offset)
+            });
+        Problem { at, what }
+    }
+
     /// Whether `name` is a function of the standard environment. (A
     /// context refuses a function whose name the environment declares.)
     fn is_stdlib(&self, name: &str) -> bool {
@@ -153,11 +178,15 @@ impl Checker<'_> {
                 let name = call.func_name.as_str();
                 if let Some((_, arity)) = FUNCTIONS.iter().find(|(f, _)| *f == name) {
                     if call.target.is_some() || call.args.len() != *arity {
-                        return Err(self.problem(expr, usage(name)));
+                        return Err(self.call_problem(expr, name, usage(name)));
                     }
                     self.check_history_literals(name, &call.args)?;
                 } else if !OPERATORS.contains(&name) && !self.is_stdlib(name) {
-                    return Err(self.problem(expr, format!("unknown function `{name}`")));
+                    return Err(self.call_problem(
+                        expr,
+                        name,
+                        format!("unknown function `{name}`"),
+                    ));
                 }
                 self.check_case(expr, name, call.target.as_deref(), &call.args)?;
                 if let Some(target) = &call.target {

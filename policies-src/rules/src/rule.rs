@@ -123,7 +123,7 @@ impl Rule {
             let place = first
                 .map(|e| {
                     let line = u32::try_from(e.pos.0).unwrap_or(1).max(1);
-                    let column = u32::try_from(e.pos.1).unwrap_or(0).saturating_add(1);
+                    let column = u32::try_from(e.pos.1).unwrap_or(1).max(1);
                     format!(" at {}", Position { line, column })
                 })
                 .unwrap_or_default();

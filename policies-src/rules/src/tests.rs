@@ -51,7 +51,14 @@ fn single_expressions_row_by_row() {
         PastAction::new(Scope::Agent, "issue_refund", Some(200.0), 7_200_000),
     ]);
     // (when, action, amount, params, holds / errors)
-    let cases: Vec<(&str, &str, Option<f64>, Json, Result<bool, &str>)> = vec![
+    type Row = (
+        &'static str,
+        &'static str,
+        Option<f64>,
+        Json,
+        Result<bool, &'static str>,
+    );
+    let cases: Vec<Row> = vec![
         (
             "action == 'issue_refund'",
             "Issue_Refund",
@@ -230,6 +237,239 @@ fn single_expressions_row_by_row() {
             (Ok(g), Ok(e)) => assert_eq!(g, e, "{when}"),
             (Err(g), Err(e)) => assert!(g.contains(e), "{when}: {g}"),
             _ => panic!("{when}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn rules_run_in_order_first_deny_wins_escalates_wait() {
+    testing::reset();
+    // (rules as (when, verdict, code), verdict, message fragment)
+    type Row = (
+        Vec<(&'static str, &'static str, &'static str)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Row> = vec![
+        (vec![("false", "deny", "a")], "approve", ""),
+        (
+            vec![("true", "escalate", "a"), ("true", "deny", "b")],
+            "deny b",
+            "b message",
+        ),
+        (
+            vec![("true", "deny", "a"), ("true", "deny", "b")],
+            "deny a",
+            "a message",
+        ),
+        (
+            vec![("true", "escalate", "a"), ("true", "escalate", "b")],
+            "escalate a",
+            "a message",
+        ),
+        (
+            vec![("false", "escalate", "a"), ("true", "escalate", "b")],
+            "escalate b",
+            "b message",
+        ),
+        // An error does not match; the error is named in the verdict.
+        (
+            vec![("params.x == 1", "deny", "a"), ("true", "escalate", "b")],
+            "escalate b",
+            "rule[0] `a` could not be evaluated (did not match): no such key `x`",
+        ),
+        (vec![("params.x == 1", "deny", "a")], "approve", ""),
+    ];
+    for (rules, expected, fragment) in cases {
+        let config: Vec<Json> = rules.iter().map(|(w, v, c)| rule(w, v, c)).collect();
+        let p = policy(Json::Array(config)).unwrap();
+        let v = p.evaluate(&request("x", None, json!({})));
+        assert_eq!(shown(&v), expected, "{rules:?}");
+        let message = v.reason().map(|r| r.message.clone()).unwrap_or_default();
+        assert!(message.contains(fragment), "{rules:?}: {message}");
+    }
+}
+
+#[test]
+fn on_error_match_fails_closed() {
+    testing::reset();
+    testing::set_completed(&["verify_identity"]);
+    let mut r = rule(
+        "!completed('verify_identity')",
+        "deny",
+        "prerequisite-missing",
+    );
+    r["on_error"] = json!("match");
+    let p = policy(json!([r])).unwrap();
+    let mut without_session = request("send_contract", None, json!({}));
+    without_session.session_id = None;
+    testing::set_completed_with(|_| Err("the request has no session".to_owned()));
+    let v = p.evaluate(&without_session);
+    assert_eq!(shown(&v), "deny prerequisite-missing");
+    let message = v.reason().map(|r| r.message.clone()).unwrap_or_default();
+    assert!(
+        message.contains("(counted as a match): completed: the request has no session"),
+        "{message}"
+    );
+}
+
+#[test]
+fn runtime_errors_never_repeat_values() {
+    testing::reset();
+    let secret = "4111-1111-1111-1111";
+    // Expressions that fail on a param holding the secret.
+    for when in [
+        "params.card > 3",
+        "params.card + 1 == 2",
+        "params.card == 1 || int(params.card) > 0",
+        "params[params.card] == 1",
+        "params.card.size() + params.card < 1",
+    ] {
+        let p = policy(json!([
+            rule(when, "deny", "a"),
+            rule("true", "escalate", "b")
+        ]))
+        .unwrap();
+        let v = p.evaluate(&request("x", None, json!({"card": secret})));
+        let message = v.reason().map(|r| r.message.clone()).unwrap_or_default();
+        assert!(
+            message.contains("could not be evaluated"),
+            "{when}: {message}"
+        );
+        assert!(!message.contains("4111"), "{when}: {message}");
+    }
+}
+
+#[test]
+fn params_are_converted_only_when_a_rule_names_them() {
+    // (when, whether params are read and converted: reading them also
+    // makes the SDK deny `invalid-request` should they not parse)
+    let cases = [
+        ("action == 'x'", false),
+        ("amount == null && agent.registered", false),
+        ("has(params.a)", true),
+        ("[1].exists(p, p == 1) && params.size() == 0", true),
+    ];
+    for (when, reads) in cases {
+        let p = policy(json!([rule(when, "deny", "a")])).unwrap();
+        assert_eq!(p.reads_params, reads, "{when}");
+    }
+}
+
+#[test]
+fn config_errors_name_the_rule_and_the_position() {
+    // (rules, a part of the error)
+    let good = rule("true", "deny", "ok");
+    let cases: Vec<(Json, &str)> = vec![
+        (json!([]), "config key `rule`: must list at least one rule"),
+        (
+            json!([good, {"when": "1 +", "verdict": "deny", "code": "bad-syntax", "message": "m"}]),
+            "config key `rule[1]` (code `bad-syntax`): `when` does not parse at line 1, column 4: Syntax error: mismatched input '<EOF>'",
+        ),
+        (
+            json!([{"when": "amount >> 2", "verdict": "deny", "code": "c", "message": "m"}]),
+            "`when` does not parse at line 1, column 9: Syntax error: extraneous input '>'",
+        ),
+        (
+            json!([{"when": "action == 'x' &&\n  x.frobnicate()", "verdict": "deny", "code": "c", "message": "m"}]),
+            "`when` at line 2, column 5: unknown function `frobnicate`",
+        ),
+        (
+            json!([{"when": "amount > 5.0 &&\n  amonut > 3.0", "verdict": "deny", "code": "typo", "message": "m"}]),
+            "config key `rule[0]` (code `typo`): `when` at line 2, column 3: unknown variable `amonut`",
+        ),
+        (
+            json!([{"when": "size(action) > 1 && lenght(action) > 2", "verdict": "deny", "code": "f", "message": "m"}]),
+            "config key `rule[0]` (code `f`): `when` at line 1, column 21: unknown function `lenght`",
+        ),
+        (
+            json!([{"when": "[1].all(x, x > y)", "verdict": "deny", "code": "c", "message": "m"}]),
+            "unknown variable `y`",
+        ),
+        (
+            json!([{"when": "action == 'Issue_Refund'", "verdict": "deny", "code": "c", "message": "m"}]),
+            "compare them with \"issue_refund\"",
+        ),
+        (
+            json!([{"when": "action in ['a', 'B']", "verdict": "deny", "code": "c", "message": "m"}]),
+            "compare them with \"b\"",
+        ),
+        (
+            json!([{"when": "approved_count('planet', 'x', '1h') > 1", "verdict": "deny", "code": "c", "message": "m"}]),
+            "at line 1, column 16: approved_count: scope \"planet\" is not",
+        ),
+        (
+            json!([{"when": "approved_sum('agent', 'x*y', '1h') > 1.0", "verdict": "deny", "code": "c", "message": "m"}]),
+            "approved_sum: action pattern `x*y`: `*` is allowed only at the end",
+        ),
+        (
+            json!([{"when": "approved_count('agent', 'x', '40d') > 1", "verdict": "deny", "code": "c", "message": "m"}]),
+            "approved_count: window \"40d\": a window is 1 ms .. 31 days",
+        ),
+        (
+            json!([{"when": "completed('a', 'b')", "verdict": "deny", "code": "c", "message": "m"}]),
+            "`completed` takes (pattern)",
+        ),
+        (
+            json!([{"when": "true", "verdict": "allow", "code": "c", "message": "m"}]),
+            "config key `rule[0]` (code `c`): verdict \"allow\" is not \"deny\" or \"escalate\"",
+        ),
+        (
+            json!([{"when": "true", "verdict": "deny", "code": "Bad_Code", "message": "m"}]),
+            "config key `rule[0].code`: code \"Bad_Code\" is not 1..64 characters",
+        ),
+        (
+            json!([{"when": "true", "verdict": "deny", "message": "m"}]),
+            "config key `rule[0]`: `code` is missing",
+        ),
+        (
+            json!([{"when": "true", "verdict": "deny", "code": "c", "message": "m", "priority": 1}]),
+            "config key `rule[0]` (code `c`): unknown key `priority`",
+        ),
+        (
+            json!([{"when": "true", "verdict": "deny", "code": "c", "message": " "}]),
+            "message must be",
+        ),
+        (
+            json!([{"verdict": "deny", "code": "c", "message": "m"}]),
+            "`when` is missing",
+        ),
+        (
+            json!([{"when": "true", "verdict": "deny", "code": "c", "message": "m", "on_error": "deny"}]),
+            "on_error must be",
+        ),
+        (json!(["true"]), "config key `rule[0]`: a rule is a table"),
+    ];
+    for (rules, fragment) in cases {
+        match policy(rules.clone()) {
+            Ok(_) => panic!("{rules}: accepted"),
+            Err(e) => assert!(
+                e.0.contains(fragment),
+                "{rules}:\n  {e}\n  wanted {fragment:?}"
+            ),
+        }
+    }
+    // An unknown top-level key, from the SDK.
+    let e = parse_config::<Config>(r#"{"rule": [], "rules": []}"#)
+        .err()
+        .unwrap_or_else(|| ConfigError(String::new()));
+    assert!(e.0.contains("`rules`"), "{e}");
+}
+
+#[test]
+fn the_standard_library_passes_the_check() {
+    for when in [
+        "size(params) > 0 && params.all(k, k.size() > 0)",
+        "params.exists_one(k, k == 'a') || [1, 2].map(x, x * 2) == [2, 4]",
+        "[1, 2].filter(x, x > 1).size() == 1 && type(amount) == double",
+        "string(1) == '1' && int('2') == 2 && double(1) == 1.0 && uint(1) == 1u",
+        "duration('1h') > duration('1m') && timestamp('2026-01-01T00:00:00Z') < time",
+        "action.startsWith('delete_') || action.endsWith('_x') || action.contains('y')",
+        "'a'.matches('a') && {'a': 1}.a == 1 && (true ? 1 : 2) == 1 && -1 < 0 && 3 % 2 == 1",
+        "time.getFullYear() > 2000 && time.getMonth() >= 0 && time.getDate() > 0 && time.getMinutes() >= 0",
+    ] {
+        if let Err(e) = policy(json!([rule(when, "deny", "a")])) {
+            panic!("{when}: {e}");
         }
     }
 }
