@@ -9,7 +9,7 @@
 //! | `currency` | string, as sent | `null` |
 //! | `agent` | map: `id` (string, ASCII lower case), `registered` (bool), `risk_tier` (int), `owner` (string) | `risk_tier`, `owner`: `null` |
 //! | `session_id`, `user_id` | string | `null` |
-//! | `time` | timestamp (UTC), the request's | never |
+//! | `time` | timestamp (UTC): the request's `timestamp` | never |
 //!
 //! Action names and agent ids match ASCII-case-insensitively everywhere in
 //! Gavel, so an expression sees them folded to lower case: `action ==
