@@ -45,6 +45,7 @@ test: build mcp-deps
 	$(CARGO) test --release --locked --workspace
 	cd policies-src && $(CARGO) test --release --locked
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
+	$(GAVEL) test policies-src/rules/limits/fuel.toml --policies policies-src/rules/limits --data-dir $(DATA) --quiet
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
 	python3 -m unittest discover -s clients/python/tests
