@@ -19,7 +19,7 @@ use super::result_scan::scan_result;
 use super::servers::{GatewayOptions, ResultScan, ServersFile};
 use super::upstream::{Upstream, UpstreamError};
 use crate::decision::{Decision, Verdict};
-use crate::log::{LogEvent, OutcomeStatus, now_ms};
+use crate::log::{LogEvent, LogMode, OutcomeStatus, now_ms};
 use crate::request::Request;
 use crate::runtime::Runtime;
 use rmcp::ErrorData;
@@ -361,8 +361,13 @@ impl Gateway {
             .cloned()
     }
 
-    /// Decide on the blocking pool (the log may sync to disk).
+    /// Decide. With the buffered log a decision is microseconds of
+    /// policy code and a queued record, so it runs right here; with the
+    /// durable log it waits for the disk, on the blocking pool.
     pub(super) async fn decide(&self, request: Request) -> Result<Decision, ErrorData> {
+        if self.runtime.log().mode() == LogMode::Buffered {
+            return Ok(self.runtime.decide(&request));
+        }
         let runtime = self.runtime.clone();
         tokio::task::spawn_blocking(move || runtime.decide(&request))
             .await
