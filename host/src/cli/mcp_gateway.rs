@@ -104,7 +104,14 @@ pub fn run(args: McpGatewayArgs) -> anyhow::Result<u8> {
                 .context("cannot watch the policy directory")?,
         ),
     };
-    let tokio = tokio::runtime::Builder::new_multi_thread()
+    // One client on stdio: one thread runs the session, the upstreams and
+    // the API, with no hand-offs between worker threads on every message
+    // (the durable log's waits still go to the blocking pool).
+    let mut builder = match args.stdio {
+        true => tokio::runtime::Builder::new_current_thread(),
+        false => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let tokio = builder
         .enable_all()
         .thread_name("gavel-mcp")
         .build()
