@@ -24,7 +24,7 @@ use common::{gavel, root, stdout};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -705,7 +705,6 @@ fn a_changed_tool_definition_is_logged() {
         .collect();
     assert_eq!(changes.len(), 2, "{changes:?}");
     assert_ne!(changes[0]["digest"], changes[1]["digest"]);
-    let _ = Path::new("");
 }
 
 #[test]

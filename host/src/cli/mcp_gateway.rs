@@ -165,16 +165,12 @@ async fn serve(
                 "gavel: API on http://{} (admin token {source})",
                 listener.local_addr()?
             );
-            Some(tokio::spawn(service::serve(
-                service,
-                listener,
-                shutdown(stopped.clone()),
-            )))
+            tokio::spawn(service::serve(service, listener, shutdown(stopped.clone())))
         }
-        None => Some(tokio::spawn(async move {
+        None => tokio::spawn(async move {
             service::expire_escalations_of(runtime.clone()).await;
             Ok::<(), std::io::Error>(())
-        })),
+        }),
     };
     let generation = gateway.runtime().policies();
     let described = format!(
@@ -217,9 +213,7 @@ async fn serve(
             .context("serving")?;
     }
     gateway.drain().await;
-    if let Some(task) = api {
-        task.abort();
-    }
+    api.abort();
     Ok(())
 }
 

@@ -181,28 +181,13 @@ impl Redactor {
             }
         }
         for finding in findings {
-            let Ok(steps) = finding
-                .path
-                .strip_prefix("params")
-                .map_or(Err(String::new()), parse_steps)
-            else {
-                continue;
-            };
             let mut hit = false;
-            let mut hash_it = |value: &mut Value, _: String| {
+            visit_finding(params, finding, &mut |value| {
                 if !is_redacted(value) {
                     *value = Value::String(self.hash(value));
                 }
                 hit = true;
-            };
-            if steps.is_empty() {
-                // A finding on `params` itself: every value in it.
-                for value in params.values_mut() {
-                    hash_it(value, String::new());
-                }
-            } else {
-                visit(params, &steps, "params".to_owned(), &mut hash_it);
-            }
+            });
             if hit {
                 for kind in &finding.kinds {
                     merge(&mut done, finding.path.clone(), kind);
@@ -219,27 +204,39 @@ impl Redactor {
 pub fn mask_findings(params: &mut Map<String, Value>, findings: &[Finding]) -> usize {
     let mut masked = 0;
     for finding in findings {
-        let Ok(steps) = finding
-            .path
-            .strip_prefix("params")
-            .map_or(Err(String::new()), parse_steps)
-        else {
-            continue;
-        };
         let text = format!("[redacted: {}]", finding.kinds.join(", "));
-        let mut mask = |value: &mut Value, _: String| {
+        visit_finding(params, finding, &mut |value| {
             *value = Value::String(text.clone());
             masked += 1;
-        };
-        if steps.is_empty() {
-            for value in params.values_mut() {
-                mask(value, String::new());
-            }
-        } else {
-            visit(params, &steps, "params".to_owned(), &mut mask);
-        }
+        });
     }
     masked
+}
+
+/// Call `f` on every value `finding` names (a path from `params`; a
+/// finding on `params` itself names every value in it). A path that does
+/// not parse names nothing.
+fn visit_finding(
+    params: &mut Map<String, Value>,
+    finding: &Finding,
+    f: &mut dyn FnMut(&mut Value),
+) {
+    let Ok(steps) = finding
+        .path
+        .strip_prefix("params")
+        .map_or(Err(String::new()), parse_steps)
+    else {
+        return;
+    };
+    if steps.is_empty() {
+        for value in params.values_mut() {
+            f(value);
+        }
+    } else {
+        visit(params, &steps, "params".to_owned(), &mut |value, _| {
+            f(value)
+        });
+    }
 }
 
 fn is_redacted(value: &Value) -> bool {

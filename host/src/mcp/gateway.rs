@@ -406,9 +406,4 @@ impl Gateway {
     pub fn options(&self) -> &GatewayOptions {
         &self.options
     }
-
-    /// How many calls wait on a reviewer.
-    pub fn held(&self) -> usize {
-        self.approvals.len()
-    }
 }
