@@ -29,6 +29,7 @@ pub mod breaker;
 pub mod case_file;
 pub mod case_history;
 pub mod case_runner;
+pub mod componentize;
 pub mod decision;
 pub mod dispatch;
 pub mod engine;

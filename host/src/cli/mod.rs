@@ -1,11 +1,13 @@
 //! The command line: argument parsing and dispatch. `anyhow` lives here,
 //! at the edge, and nowhere in the library.
 
+mod componentize;
 mod escalations;
 mod eval;
 mod killswitch;
 mod log;
 mod mcp_gateway;
+mod new;
 mod policies;
 mod remote;
 mod replay;
@@ -73,6 +75,12 @@ enum Command {
     /// Show the counters of a running service (budgets and rates: used,
     /// reserved, limit, left) and its reservations.
     Usage(usage::UsageArgs),
+    /// Create a policy project: source with an example (one deny, one
+    /// escalate), a build script, a case file and a manifest entry.
+    New(new::NewArgs),
+    /// Turn a WASI preview-1 core module (from C, Go, ...) that exports the
+    /// policy world into a component, with the reactor adapter built in.
+    Componentize(componentize::ComponentizeArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -96,6 +104,8 @@ pub fn main() -> ExitCode {
         Command::Killswitch(command) => killswitch::run(command),
         Command::Usage(args) => usage::run(args),
         Command::McpGateway(args) => mcp_gateway::run(args),
+        Command::New(args) => new::run(args),
+        Command::Componentize(args) => componentize::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
