@@ -57,22 +57,26 @@ export class ActionPattern {
 
   /** Whether `action` matches, ASCII case folded. */
   matches(action) {
+    return this.matchesKey(identifierKey(action));
+  }
+
+  /** Whether the action whose `identifierKey` is `key` matches. */
+  matchesKey(key) {
     switch (this.kind) {
       case 'any':
         return true;
       case 'prefix':
-        return (
-          action.length >= this.body.length &&
-          identifierKey(action.slice(0, this.body.length)) === this.key
-        );
+        return key.startsWith(this.key);
       default:
-        return action.length === this.body.length && identifierKey(action) === this.key;
+        return key === this.key;
     }
   }
 
   /** Whether any of `patterns` matches `action`. */
   static anyMatches(patterns, action) {
-    return patterns.some((p) => p.matches(action));
+    if (patterns.length === 0) return false;
+    const key = identifierKey(action);
+    return patterns.some((p) => p.matchesKey(key));
   }
 
   /**

@@ -12,9 +12,14 @@ export function isIdentifierChar(char) {
   return /^[A-Za-z0-9_\-.:/]$/.test(char);
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** `name` in ASCII lower case: the form to key a map of names by. */
 export function identifierKey(name) {
-  return name.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  // `toLowerCase` folds far more than ASCII (the Kelvin sign becomes `k`),
+  // so it is used only on ASCII text, which is every name the host sends.
+  if (!NON_ASCII.test(name)) return name.toLowerCase();
+  return name.replace(/[A-Z]+/g, (run) => run.toLowerCase());
 }
 
 /** Whether two names are the same name (ASCII case folded). */

@@ -21,6 +21,9 @@ test('patterns match by kind, with ASCII case folded only', () => {
     ['delete_*', 'd\u0435lete_user', false],
     ['delete_*', '\uff44elete_user', false],
     ['delete_*', 'delete', false],
+    // The Kelvin sign lower-cases to `k` outside ASCII folding: not here.
+    ['kill_*', '\u212aill_all', false],
+    ['kill', '\u212aILL', false],
   ];
   for (const [pattern, action, expected] of rows) {
     assert.equal(ActionPattern.parse(pattern).matches(action), expected, `${pattern} vs ${action}`);
@@ -77,6 +80,8 @@ test('names compare with ASCII case folded only', () => {
     ['financial-advisor', 'financial-advisor ', false],
     ['strasse', 'STRASSE\u017f', false],
     ['\u00e9', '\u00c9', false],
+    ['kelvin', '\u212aELVIN', false],
+    ['MiXeD-Case:1/2', 'mixed-case:1/2', true],
   ];
   for (const [a, b, same] of rows) assert.equal(sameIdentifier(a, b), same, `${a} / ${b}`);
   assert.equal(identifierProblem('mcp:shop/issue_refund.v2-b'), null);
