@@ -76,7 +76,11 @@ export class ActionPattern {
   static anyMatches(patterns, action) {
     if (patterns.length === 0) return false;
     const key = identifierKey(action);
-    return patterns.some((p) => p.matchesKey(key));
+    // A plain loop: a callback per pattern costs fuel in the component.
+    for (let i = 0; i < patterns.length; i++) {
+      if (patterns[i].matchesKey(key)) return true;
+    }
+    return false;
   }
 
   /**

@@ -37,12 +37,15 @@ export function evaluateWith(evaluator, witRequest) {
     // The policy read params it could not parse: never judge on them.
     return outcome(deny('invalid-request', problem));
   }
-  const result = isVerdict(answer) ? outcome(answer) : answer;
-  if (result === null || typeof result !== 'object' || !isVerdict(result.verdict)) {
+  const marked = request.findings();
+  if (isVerdict(answer)) {
+    return marked.length === 0 ? { verdict: answer, findings: [], charges: [] } : outcome(answer, { findings: marked });
+  }
+  if (answer === null || typeof answer !== 'object' || !isVerdict(answer.verdict)) {
     throw new TypeError('evaluate must return a verdict (approve, deny, escalate) or an outcome');
   }
-  const findings = [...request.findings(), ...(result.findings ?? [])];
-  return outcome(result.verdict, { findings, charges: result.charges ?? [] });
+  const findings = marked.length === 0 ? (answer.findings ?? []) : [...marked, ...(answer.findings ?? [])];
+  return outcome(answer.verdict, { findings, charges: answer.charges ?? [] });
 }
 
 /**

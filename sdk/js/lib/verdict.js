@@ -14,22 +14,24 @@ function reason(code, message) {
   if (typeof message !== 'string') {
     throw new TypeError(`verdict code \`${code}\`: the message must be a string`);
   }
-  return Object.freeze({ code, message });
+  return { code, message };
 }
 
 /** Approve the action. */
+const APPROVE = Object.freeze({ tag: 'approve' });
+
 export function approve() {
-  return Object.freeze({ tag: 'approve' });
+  return APPROVE;
 }
 
 /** Deny the action with a stable `code` and a human `message`. */
 export function deny(code, message) {
-  return Object.freeze({ tag: 'deny', val: reason(code, message) });
+  return { tag: 'deny', val: reason(code, message) };
 }
 
 /** Ask a human, with a stable `code` and a `message`. */
 export function escalate(code, message) {
-  return Object.freeze({ tag: 'escalate', val: reason(code, message) });
+  return { tag: 'escalate', val: reason(code, message) };
 }
 
 const VERDICT_TAGS = new Set(['approve', 'deny', 'escalate']);
