@@ -153,12 +153,26 @@ pub fn derive(dir: &Path, derive: &Derive<'_>) -> Result<TempDir, crate::Error> 
     Ok(copy)
 }
 
+/// The shipped `sensitive-actions` config (TOML under `[policy.config]`).
+pub const SENSITIVE_ACTIONS_CONFIG: &str = "forbidden = [\"delete_account\", \"access_payment_details\", \"change_pricing_tiers\", \"modify_own_instructions\"]\nrequire_approval = [\"delete_*\", \"contract_modification\", \"external_vendor_communication\"]\n";
+
 /// A one-policy directory running `component` (a path) as
 /// `sensitive-actions` with the shipped config, in `isolation`.
 pub fn sensitive_actions(component: &Path, isolation: &str) -> Result<TempDir, crate::Error> {
+    one_policy(component, isolation, SENSITIVE_ACTIONS_CONFIG)
+}
+
+/// A one-policy directory running `component` (a path) with `config`
+/// (TOML under `[policy.config]`), in `isolation`, with limits roomy enough
+/// for a component that carries an interpreter.
+pub fn one_policy(
+    component: &Path,
+    isolation: &str,
+    config: &str,
+) -> Result<TempDir, crate::Error> {
     let dir = tempfile::tempdir()?;
     let manifest = format!(
-        "isolation = \"{isolation}\"\n\n[[policy]]\nname = \"sensitive-actions\"\ncomponent = {}\npriority = 100\n[policy.config]\nforbidden = [\"delete_account\", \"access_payment_details\", \"change_pricing_tiers\", \"modify_own_instructions\"]\nrequire_approval = [\"delete_*\", \"contract_modification\", \"external_vendor_communication\"]\n",
+        "isolation = \"{isolation}\"\n\n[[policy]]\nname = \"sensitive-actions\"\ncomponent = {}\npriority = 100\nmemory_mb = 128\n[policy.config]\n{config}",
         toml::Value::String(
             std::path::absolute(component)?
                 .to_str()

@@ -17,6 +17,8 @@
 //! - [`stateful_chain`]: the shipped stateful set deciding with memory
 //!   and no log; [`memory_figures`] and [`dispatch_scaling`]: what memory
 //!   and interest dispatch cost;
+//! - [`call_cost`] and [`rules_scaling`]: one policy in every authoring
+//!   language, and `rules.wasm` with 1, 10 and 100 rules;
 //! - [`mcp_overhead`]: what the MCP gateway adds to a tool call, and the
 //!   trivial upstream it is measured against (`gavel-bench mcp-upstream`).
 
@@ -39,6 +41,7 @@ pub mod native;
 pub mod peer;
 pub mod rego;
 pub mod report;
+pub mod rules_scaling;
 pub mod scaling;
 pub mod startup;
 pub mod stateful_chain;

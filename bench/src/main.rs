@@ -27,7 +27,7 @@ const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
        gavel-bench report [--quick] [--peers FILE] [--out FILE]
        gavel-bench profile warm|fresh|durable|buffered
-       gavel-bench probe-memory warm|fresh|python|concurrent
+       gavel-bench probe-memory warm|fresh|python|concurrent|instance-warm:LANG|instance-fresh:LANG
        gavel-bench mcp-upstream [--http ADDR]";
 
 /// How many mismatches are printed in full.

@@ -71,7 +71,6 @@ pub fn probe(what: &str, shipped: &Path, requests: &[gavel::Request]) -> Result<
     let engine = PolicyEngine::new()?;
     let data = tempfile::tempdir()?;
     let cache = ArtifactCache::open(data.path(), engine.engine())?;
-    let python_dir;
     let (derive, units) = match what {
         "warm" => (
             Derive {
@@ -89,22 +88,22 @@ pub fn probe(what: &str, shipped: &Path, requests: &[gavel::Request]) -> Result<
             },
             64,
         ),
+        probe if probe.starts_with("instance-") => {
+            let (isolation, key) = probe
+                .trim_start_matches("instance-")
+                .split_once(':')
+                .ok_or_else(|| format!("unknown memory probe `{probe}`"))?;
+            let language = crate::call_cost::language(key)
+                .ok_or_else(|| format!("memory probe `{probe}`: unknown language `{key}`"))?;
+            let dir = crate::call_cost::policy_dir(&language, isolation)?;
+            return copies_growth(dir.path(), 8, &engine, &cache);
+        }
         "python" => {
-            python_dir = fixture::sensitive_actions(
+            let dir = fixture::sensitive_actions(
                 &crate::components_dir().join("sensitive_actions_py.wasm"),
                 "warm",
             )?;
-            let derive = Derive {
-                copies: 8,
-                ..Derive::default()
-            };
-            let dir = python_dir.path().to_path_buf();
-            drop(load(&dir, &Derive::default(), &engine, &cache)?);
-            let before = rss_bytes()?;
-            let set = load(&dir, &derive, &engine, &cache)?;
-            let after = rss_bytes()?;
-            drop(set);
-            return Ok(after.saturating_sub(before) as f64 / 8.0);
+            return copies_growth(dir.path(), 8, &engine, &cache);
         }
         "concurrent" => {
             let set = Arc::new(load(shipped, &Derive::default(), &engine, &cache)?);
@@ -154,6 +153,43 @@ pub fn probe(what: &str, shipped: &Path, requests: &[gavel::Request]) -> Result<
     Ok(after.saturating_sub(before) as f64 / units as f64)
 }
 
+/// The RSS growth per copy of loading `copies` copies of the policy in
+/// `dir` (after one copy was loaded and dropped, so that its artifact is
+/// cached and the engine warmed up).
+fn copies_growth(
+    dir: &Path,
+    copies: usize,
+    engine: &PolicyEngine,
+    cache: &ArtifactCache,
+) -> Result<f64, crate::Error> {
+    drop(load(dir, &Derive::default(), engine, cache)?);
+    let derive = Derive {
+        copies,
+        ..Derive::default()
+    };
+    let before = rss_bytes()?;
+    let set = load(dir, &derive, engine, cache)?;
+    let after = rss_bytes()?;
+    drop(set);
+    Ok(after.saturating_sub(before) as f64 / copies as f64)
+}
+
+/// Run one probe in a child process (`exe probe-memory WHAT`): the bytes
+/// it reports.
+pub fn probe_in_child(exe: &Path, what: &str) -> Result<f64, crate::Error> {
+    let out = std::process::Command::new(exe)
+        .args(["probe-memory", what])
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "memory probe {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
 /// The markdown section: every probe, each in a child process
 /// (`exe probe-memory WHAT`).
 pub fn run(exe: &Path) -> Result<String, crate::Error> {
@@ -163,17 +199,7 @@ pub fn run(exe: &Path) -> Result<String, crate::Error> {
         "| what | RSS growth per unit | units |\n|---|---:|---:|"
     );
     for (what, label, units) in PROBES {
-        let out = std::process::Command::new(exe)
-            .args(["probe-memory", what])
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "memory probe {what} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        let bytes: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
+        let bytes = probe_in_child(exe, what)?;
         let _ = writeln!(
             md,
             "| {label} | {} | {units} |",

@@ -3,8 +3,8 @@
 
 use crate::latency::SHORT_PARAMS;
 use crate::{
-    call_cost, comparison, mcp_overhead, memory, memory_figures, scaling, startup, throughput,
-    workload,
+    call_cost, comparison, mcp_overhead, memory, memory_figures, rules_scaling, scaling, startup,
+    throughput, workload,
 };
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,9 @@ struct Budget {
     n: usize,
     rounds: usize,
     call: Duration,
+    /// Figure 2's loads.
+    cold_loads: usize,
+    cached_loads: usize,
     throughput: Duration,
     startup_runs: usize,
     scaling: Duration,
@@ -43,6 +46,8 @@ impl Budget {
                 n: 400,
                 rounds: 1,
                 call: Duration::from_millis(30),
+                cold_loads: 1,
+                cached_loads: 1,
                 throughput: Duration::from_millis(150),
                 startup_runs: 1,
                 scaling: Duration::from_millis(30),
@@ -61,6 +66,8 @@ impl Budget {
                 n: workload::DEFAULT_N,
                 rounds: 3,
                 call: Duration::from_secs(2),
+                cold_loads: 3,
+                cached_loads: 7,
                 throughput: Duration::from_secs(3),
                 startup_runs: 7,
                 scaling: Duration::from_secs(1),
@@ -121,8 +128,21 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
             md.push_str(&result.markdown);
         }
     }
-    let _ = writeln!(md, "\n## 2. One policy call\n");
-    md.push_str(&call_cost::run(budget.call)?);
+    let _ = writeln!(
+        md,
+        "\n## 2. One policy in every authoring language\n\n### 2.1 `sensitive-actions` in Rust, Python, JavaScript, C and CEL rules\n"
+    );
+    let exe = std::env::current_exe()?;
+    md.push_str(&call_cost::run(
+        call_cost::Budget {
+            call: budget.call,
+            cold_loads: budget.cold_loads,
+            cached_loads: budget.cached_loads,
+        },
+        Some(&exe),
+    )?);
+    let _ = writeln!(md, "\n### 2.2 `rules.wasm` with 1, 10 and 100 rules\n");
+    md.push_str(&rules_scaling::run(budget.call)?);
     let _ = writeln!(md, "\n## 3. Throughput with the decision log\n");
     let _ = writeln!(
         md,

@@ -1,0 +1,93 @@
+//! Figure 2.2: `rules.wasm` with 1, 10 and 100 simple rules, warm. Every
+//! rule compares the action and the amount (`action == "act_7" && amount >
+//! 107.0`); the requests match none of them, so every rule runs. A second
+//! set of requests is denied by the last rule.
+
+use crate::fixture;
+use crate::stats::{show_opt, thousands, time_for};
+use gavel::bindings::current as wit;
+use gavel::{ArtifactCache, PolicyEngine, PolicySet};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// The rule counts measured.
+pub const COUNTS: [usize; 3] = [1, 10, 100];
+
+/// `count` rules as manifest TOML.
+pub fn rules(count: usize) -> String {
+    let mut toml = String::new();
+    for i in 0..count {
+        let _ = write!(
+            toml,
+            "[[policy.config.rule]]\nwhen = 'action == \"act_{i}\" && amount > {}.0'\nverdict = \"deny\"\ncode = \"rule-{i}\"\nmessage = \"rule {i} holds\"\n",
+            100 + i
+        );
+    }
+    toml
+}
+
+fn request(action: &str, amount: f64) -> wit::Request {
+    let mut request = crate::call_cost::request_for(action);
+    request.amount = Some(amount);
+    request.currency = Some("USD".to_owned());
+    request
+}
+
+fn load(
+    count: usize,
+    engine: &PolicyEngine,
+    cache: &ArtifactCache,
+) -> Result<(tempfile::TempDir, PolicySet), crate::Error> {
+    let component = crate::components_dir().join("rules.wasm");
+    let dir = fixture::one_policy(&component, "warm", "")?;
+    let path = dir.path().join(gavel::manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path)?.replace("[policy.config]\n", "");
+    std::fs::write(&path, text + &rules(count))?;
+    let set = PolicySet::load(dir.path(), engine, cache)?;
+    Ok((dir, set))
+}
+
+/// The markdown section; `budget` is the time per measurement.
+pub fn run(budget: Duration) -> Result<String, crate::Error> {
+    let engine = PolicyEngine::new()?;
+    let data = tempfile::tempdir()?;
+    let cache = ArtifactCache::open(data.path(), engine.engine())?;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| rules | no rule holds: warm call p50 | fuel | the last rule denies: warm call p50 | fuel |\n|---:|---:|---:|---:|---:|"
+    );
+    for count in COUNTS {
+        let (_dir, set) = load(count, &engine, &cache)?;
+        let policy = set.policies().first().ok_or("no policy loaded")?;
+        let last = count - 1;
+        let cases = [
+            // Another action: every `action ==` is false.
+            request("search_web", 50.0),
+            // The last rule's action, with an amount above its bound.
+            request(&format!("act_{last}"), 10_000.0),
+        ];
+        let mut cells = Vec::new();
+        for (i, req) in cases.iter().enumerate() {
+            let run = policy.evaluate(req, gavel::history::FactSource::Closed);
+            let outcome = run
+                .outcome
+                .map_err(|f| format!("{count} rules: {}", f.message(policy.name())))?;
+            let denied = matches!(outcome.verdict, wit::Verdict::Deny(_));
+            if denied != (i == 1) {
+                return Err(format!("{count} rules: unexpected verdict on case {i}").into());
+            }
+            let mut samples = time_for(budget, 20, || {
+                black_box(policy.evaluate(black_box(req), gavel::history::FactSource::Closed));
+            });
+            cells.push(format!(
+                "{} | {}",
+                show_opt(samples.p50()),
+                thousands(run.fuel)
+            ));
+        }
+        let _ = writeln!(md, "| {count} | {} |", cells.join(" | "));
+    }
+    Ok(md)
+}
