@@ -62,13 +62,19 @@ static void buf_addc(buf_t *b, char c) { buf_add(b, &c, 1); }
 static void buf_adds(buf_t *b, const char *s) { buf_add(b, s, strlen(s)); }
 
 static void buf_vprintf(buf_t *b, const char *format, va_list args) {
+  // One pass when the text fits the room left (the usual case), two when
+  // it does not.
+  buf_reserve(b, 120);
+  size_t room = b->cap - b->len;
   va_list copy;
   va_copy(copy, args);
-  int n = vsnprintf(NULL, 0, format, copy);
+  int n = vsnprintf(b->ptr + b->len, room, format, copy);
   va_end(copy);
   if (n < 0) abort();
-  buf_reserve(b, (size_t)n);
-  vsnprintf(b->ptr + b->len, (size_t)n + 1, format, args);
+  if ((size_t)n >= room) {
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, format, args);
+  }
   b->len += (size_t)n;
 }
 
