@@ -66,7 +66,8 @@ pub struct Config {
 pub struct Rules {
     env: Arc<Env>,
     rules: Vec<Rule>,
-    reads_params: bool,
+    /// What any rule names: all a decision's context holds.
+    needs: activation::Needs,
 }
 
 impl Policy for Rules {
@@ -97,16 +98,14 @@ impl Policy for Rules {
             .enumerate()
             .map(|(i, entry)| Rule::parse(&env, i, entry))
             .collect::<Result<Vec<_>, _>>()?;
-        let reads_params = rules.iter().any(|r| r.reads_params);
-        Ok(Rules {
-            env,
-            rules,
-            reads_params,
-        })
+        let needs = rules
+            .iter()
+            .fold(activation::Needs::default(), |all, r| all.union(r.needs));
+        Ok(Rules { env, rules, needs })
     }
 
     fn evaluate(&self, request: &Request) -> Verdict {
-        let context = match activation::context(&self.env, request, self.reads_params) {
+        let context = match activation::context(&self.env, request, &self.needs) {
             Ok(context) => context,
             // Only if a history function's name were the standard
             // library's: fail closed.

@@ -9,6 +9,7 @@
 //! on_error = "no-match"                # optional: "no-match" (default) | "match"
 //! ```
 
+use crate::activation::Needs;
 use crate::expression_check::{self, Problem};
 use crate::position::Position;
 use cel::{Context, Env, Program, Value};
@@ -58,8 +59,8 @@ pub struct Rule {
     /// The expression's text.
     pub when: String,
     program: Program,
-    /// Whether the expression names `params`.
-    pub reads_params: bool,
+    /// The variables and functions the expression names.
+    pub needs: Needs,
 }
 
 impl Rule {
@@ -134,7 +135,7 @@ impl Rule {
             let place = where_.map(|p| format!(" at {p}")).unwrap_or_default();
             at(&named, format!("`when`{place}: {what}"))
         })?;
-        let reads_params = program.references().has_variable("params");
+        let needs = Needs::of(&program);
         Ok(Rule {
             index,
             code,
@@ -143,7 +144,7 @@ impl Rule {
             on_error,
             when,
             program,
-            reads_params,
+            needs,
         })
     }
 

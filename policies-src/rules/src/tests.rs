@@ -231,7 +231,7 @@ fn single_expressions_row_by_row() {
         let p =
             policy(json!([rule(when, "deny", "hit")])).unwrap_or_else(|e| panic!("{when}: {e}"));
         let r = request(action, amount, params);
-        let context = activation::context(&p.env, &r, p.reads_params).unwrap();
+        let context = activation::context(&p.env, &r, &p.needs).unwrap();
         let got = p.rules[0].holds(&context);
         match (&got, &expected) {
             (Ok(g), Ok(e)) => assert_eq!(g, e, "{when}"),
@@ -341,19 +341,67 @@ fn runtime_errors_never_repeat_values() {
 }
 
 #[test]
-fn params_are_converted_only_when_a_rule_names_them() {
-    // (when, whether params are read and converted: reading them also
-    // makes the SDK deny `invalid-request` should they not parse)
-    let cases = [
-        ("action == 'x'", false),
-        ("amount == null && agent.registered", false),
-        ("has(params.a)", true),
-        ("[1].exists(p, p == 1) && params.size() == 0", true),
+fn a_decision_binds_only_what_the_rules_name() {
+    // (when, the variables bound, whether the history functions are).
+    // Params are read and converted only when named: reading them also
+    // makes the SDK deny `invalid-request` should they not parse.
+    let cases: [(&str, &[&str], bool); 7] = [
+        ("action == 'x'", &["action"], false),
+        (
+            "amount == null && agent.registered",
+            &["amount", "agent"],
+            false,
+        ),
+        ("has(params.a)", &["params"], false),
+        (
+            "[1].exists(p, p == 1) && params.size() == 0",
+            &["params"],
+            false,
+        ),
+        (
+            "time.getHours() > 3 && currency == 'EUR'",
+            &["currency", "time"],
+            false,
+        ),
+        (
+            "session_id != null || user_id != null",
+            &["session_id", "user_id"],
+            false,
+        ),
+        ("approved_count('agent', 'x', '1h') > 1", &[], true),
     ];
-    for (when, reads) in cases {
+    for (when, bound, history) in cases {
         let p = policy(json!([rule(when, "deny", "a")])).unwrap();
-        assert_eq!(p.reads_params, reads, "{when}");
+        for variable in activation::VARIABLES {
+            assert_eq!(
+                p.needs.reads(variable),
+                bound.contains(&variable),
+                "{when}: {variable}"
+            );
+        }
+        assert_eq!(
+            p.needs,
+            activation::Needs::default().union(p.rules[0].needs)
+        );
+        let context =
+            activation::context(&p.env, &request("x", None, json!({})), &p.needs).unwrap();
+        for variable in activation::VARIABLES {
+            assert_eq!(
+                context.get_variable(variable).is_some(),
+                bound.contains(&variable),
+                "{when}: {variable} bound"
+            );
+        }
+        assert_eq!(p.needs.calls_history(), history, "{when}");
     }
+    // Two rules: the union.
+    let p = policy(json!([
+        rule("action == 'x'", "deny", "a"),
+        rule("completed('verify')", "deny", "b")
+    ]))
+    .unwrap();
+    assert!(p.needs.reads("action") && !p.needs.reads("params"));
+    assert_eq!(p.needs.union(activation::Needs::default()), p.needs);
 }
 
 #[test]
