@@ -48,6 +48,9 @@ test: build mcp-deps
 	$(GAVEL) test policies-src/rules/limits/fuel.toml --policies policies-src/rules/limits --data-dir $(DATA) --quiet
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_py.wasm --data-dir $(DATA) --quiet
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
+	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_js.wasm --data-dir $(DATA) --quiet
+	node --test sdk/js/test/
+	cd policies-src/sensitive-actions-js && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node --test test/
 	python3 -m unittest discover -s clients/python/tests
 	target/release/examples/embed
 
@@ -70,11 +73,15 @@ policies: wasm-target
 	  if cmp -s $$f $$dest; then echo "unchanged  $$dest"; else cp $$f $$dest; echo "updated    $$dest"; fi; \
 	done
 	FORCE=$(PY_FORCE) policies-src/sensitive-actions-py/build.sh policies-wasm/sensitive_actions_py.wasm
+	FORCE=$(JS_FORCE) policies-src/sensitive-actions-js/build.sh policies-wasm/sensitive_actions_js.wasm
 
 # componentize-py output differs on every build, so locally the Python
 # component is rebuilt only when its sources change (build.sh stamps it with
 # their digest); CI sets PY_FORCE=1 to rebuild it from source regardless.
 PY_FORCE ?= 0
+# componentize-js output differs on every build too: the JS component is
+# stamped and rebuilt only when its sources change; JS_FORCE=1 rebuilds.
+JS_FORCE ?= 0
 
 # The benchmark harness (bench/) as shipped is part of `make build`. The
 # Cedar peer is built apart, in its own target directory: cedar-policy turns

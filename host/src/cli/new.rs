@@ -59,7 +59,9 @@ pub fn template_files(lang: Lang) -> &'static [TemplateFile] {
         Lang::Python => template!("python";
             ".gitignore", "README.md", "build.sh", "policies.toml", "requirements.txt",
             "src/policy.py", "tests/cases.toml"),
-        Lang::Js => &[],
+        Lang::Js => template!("js";
+            ".gitignore", "README.md", "build.sh", "package.json", "policies.toml",
+            "src/policy.js", "tests/cases.toml"),
         Lang::C => &[],
         Lang::Rules => template!("rules";
             "README.md", "build.sh", "policies.toml", "tests/cases.toml"),
