@@ -1,7 +1,11 @@
-//! Figure 2.2: `rules.wasm` with 1, 10 and 100 simple rules, warm. Every
-//! rule compares the action and the amount (`action == "act_7" && amount >
-//! 107.0`); the requests match none of them, so every rule runs. A second
-//! set of requests is denied by the last rule.
+//! Figure 2.2: `rules.wasm` with 1, 10 and 100 simple rules, warm.
+//!
+//! - keyed on the action: every rule compares the action and the amount
+//!   (`action == "act_7" && amount > 107.0`). A request for another action
+//!   holds for none (`rules` skips a rule keyed on another action without
+//!   running it); a request for the last rule's action is denied by it;
+//! - on the amount only (`amount > 1007.0 && currency == "EUR"`): every
+//!   rule runs, and none holds.
 
 use crate::fixture;
 use crate::stats::{show_opt, thousands, time_for};
@@ -14,14 +18,18 @@ use std::time::Duration;
 /// The rule counts measured.
 pub const COUNTS: [usize; 3] = [1, 10, 100];
 
-/// `count` rules as manifest TOML.
-pub fn rules(count: usize) -> String {
+/// `count` rules as manifest TOML: keyed on the action, or on the amount.
+pub fn rules(count: usize, keyed: bool) -> String {
     let mut toml = String::new();
     for i in 0..count {
+        let when = if keyed {
+            format!("action == \"act_{i}\" && amount > {}.0", 100 + i)
+        } else {
+            format!("amount > {}.0 && currency == \"EUR\"", 1000 + i)
+        };
         let _ = write!(
             toml,
-            "[[policy.config.rule]]\nwhen = 'action == \"act_{i}\" && amount > {}.0'\nverdict = \"deny\"\ncode = \"rule-{i}\"\nmessage = \"rule {i} holds\"\n",
-            100 + i
+            "[[policy.config.rule]]\nwhen = '{when}'\nverdict = \"deny\"\ncode = \"rule-{i}\"\nmessage = \"rule {i} holds\"\n"
         );
     }
     toml
@@ -36,6 +44,7 @@ fn request(action: &str, amount: f64) -> wit::Request {
 
 fn load(
     count: usize,
+    keyed: bool,
     engine: &PolicyEngine,
     cache: &ArtifactCache,
 ) -> Result<(tempfile::TempDir, PolicySet), crate::Error> {
@@ -43,7 +52,7 @@ fn load(
     let dir = fixture::one_policy(&component, "warm", "")?;
     let path = dir.path().join(gavel::manifest::MANIFEST_FILE);
     let text = std::fs::read_to_string(&path)?.replace("[policy.config]\n", "");
-    std::fs::write(&path, text + &rules(count))?;
+    std::fs::write(&path, text + &rules(count, keyed))?;
     let set = PolicySet::load(dir.path(), engine, cache)?;
     Ok((dir, set))
 }
@@ -56,26 +65,29 @@ pub fn run(budget: Duration) -> Result<String, crate::Error> {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| rules | no rule holds: warm call p50 | fuel | the last rule denies: warm call p50 | fuel |\n|---:|---:|---:|---:|---:|"
+        "| rules | keyed on the action, none holds: warm call p50 | fuel | keyed, the last rule denies: p50 | fuel | on the amount, every rule runs, none holds: p50 | fuel |\n|---:|---:|---:|---:|---:|---:|---:|"
     );
     for count in COUNTS {
-        let (_dir, set) = load(count, &engine, &cache)?;
-        let policy = set.policies().first().ok_or("no policy loaded")?;
+        let (_keyed_dir, keyed) = load(count, true, &engine, &cache)?;
+        let (_amount_dir, on_amount) = load(count, false, &engine, &cache)?;
         let last = count - 1;
         let cases = [
             // Another action: every `action ==` is false.
-            request("search_web", 50.0),
+            (&keyed, request("search_web", 50.0), false),
             // The last rule's action, with an amount above its bound.
-            request(&format!("act_{last}"), 10_000.0),
+            (&keyed, request(&format!("act_{last}"), 10_000.0), true),
+            // Below every bound.
+            (&on_amount, request("search_web", 50.0), false),
         ];
         let mut cells = Vec::new();
-        for (i, req) in cases.iter().enumerate() {
+        for (i, (set, req, deny)) in cases.iter().enumerate() {
+            let policy = set.policies().first().ok_or("no policy loaded")?;
             let run = policy.evaluate(req, gavel::history::FactSource::Closed);
             let outcome = run
                 .outcome
                 .map_err(|f| format!("{count} rules: {}", f.message(policy.name())))?;
             let denied = matches!(outcome.verdict, wit::Verdict::Deny(_));
-            if denied != (i == 1) {
+            if denied != *deny {
                 return Err(format!("{count} rules: unexpected verdict on case {i}").into());
             }
             let mut samples = time_for(budget, 20, || {

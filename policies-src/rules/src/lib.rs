@@ -30,6 +30,7 @@
 //!   escalate; an approve carries no message in the contract, so there an
 //!   error leaves no trace beyond the history facts the host records.
 
+pub mod action_gate;
 pub mod activation;
 pub mod expression_check;
 pub mod history_functions;
@@ -44,7 +45,7 @@ mod tests;
 
 use cel::Env;
 use gavel_sdk::serde_json::Value as Json;
-use gavel_sdk::{ConfigError, Metadata, Policy, Request, Verdict, export_policy};
+use gavel_sdk::{ConfigError, Metadata, Policy, Request, Verdict, export_policy, identifier_key};
 use rule::{OnError, Rule, RuleVerdict};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -105,16 +106,28 @@ impl Policy for Rules {
     }
 
     fn evaluate(&self, request: &Request) -> Verdict {
-        let context = match activation::context(&self.env, request, &self.needs) {
-            Ok(context) => context,
-            // Only if a history function's name were the standard
-            // library's: fail closed.
-            Err(e) => return Verdict::deny("rules-unavailable", e.to_string()),
-        };
+        // Built for the first rule that can hold for this action.
+        let mut context = None;
+        let action = identifier_key(&request.action);
         let mut escalated: Option<&Rule> = None;
         let mut errors: Vec<String> = Vec::new();
         for rule in &self.rules {
-            let holds = match rule.holds(&context) {
+            if !rule.gate.admits(&action) {
+                // `false` without running it (see `action_gate`).
+                continue;
+            }
+            if context.is_none() {
+                match activation::context(&self.env, request, &self.needs) {
+                    Ok(built) => context = Some(built),
+                    // Only if a history function's name were the standard
+                    // library's: fail closed.
+                    Err(e) => return Verdict::deny("rules-unavailable", e.to_string()),
+                }
+            }
+            let Some(context) = context.as_ref() else {
+                return Verdict::deny("rules-unavailable", "no context");
+            };
+            let holds = match rule.holds(context) {
                 Ok(holds) => holds,
                 Err(e) => {
                     let matched = rule.on_error == OnError::Match;

@@ -9,6 +9,7 @@
 //! on_error = "no-match"                # optional: "no-match" (default) | "match"
 //! ```
 
+use crate::action_gate::ActionGate;
 use crate::activation::Needs;
 use crate::expression_check::{self, Problem};
 use crate::position::Position;
@@ -61,6 +62,8 @@ pub struct Rule {
     program: Program,
     /// The variables and functions the expression names.
     pub needs: Needs,
+    /// The actions it can hold for.
+    pub gate: ActionGate,
 }
 
 impl Rule {
@@ -136,6 +139,7 @@ impl Rule {
             at(&named, format!("`when`{place}: {what}"))
         })?;
         let needs = Needs::of(&program);
+        let gate = ActionGate::of(&program);
         Ok(Rule {
             index,
             code,
@@ -145,6 +149,7 @@ impl Rule {
             when,
             program,
             needs,
+            gate,
         })
     }
 

@@ -521,3 +521,90 @@ fn the_standard_library_passes_the_check() {
         }
     }
 }
+
+#[test]
+fn action_gates_read_only_top_level_conjuncts() {
+    // (when, action, whether the gate admits it)
+    let cases = [
+        (
+            "action == 'issue_refund' && amount > 500.0",
+            "issue_refund",
+            true,
+        ),
+        (
+            "action == 'issue_refund' && amount > 500.0",
+            "search",
+            false,
+        ),
+        ("'issue_refund' == action", "search", false),
+        ("amount > 5.0 && action in ['a', 'b']", "b", true),
+        ("amount > 5.0 && action in ['a', 'b']", "c", false),
+        (
+            "action.startsWith('wire_') && params.x == 1",
+            "wire_out",
+            true,
+        ),
+        ("action.startsWith('wire_') && params.x == 1", "wir", false),
+        (
+            "(action == 'a' && amount > 1.0) && action.startsWith('a')",
+            "b",
+            false,
+        ),
+        // Not a conjunction of gates: every action.
+        ("action == 'a' || action == 'b'", "c", true),
+        ("!(action == 'a')", "a", true),
+        ("[1].exists(action, action == 'zz')", "b", true),
+        ("action in [params.x]", "b", true),
+        ("action == params.x", "b", true),
+        ("amount > 1.0", "b", true),
+    ];
+    for (when, action, admitted) in cases {
+        let p = policy(json!([rule(when, "deny", "a")])).unwrap();
+        assert_eq!(
+            p.rules[0].gate.admits(action),
+            admitted,
+            "{when} on {action}"
+        );
+    }
+}
+
+#[test]
+fn a_rule_its_gate_refuses_is_false_even_where_another_conjunct_fails() {
+    // Soundness of skipping: for every action a gate refuses, running the
+    // rule gives `false` (never an error), whatever the other conjuncts do.
+    let expressions = [
+        "action == 'issue_refund' && amount > 500.0",
+        "amount > 500.0 && action == 'issue_refund'",
+        "params.missing.deeper == 1 && action in ['a', 'b']",
+        "action.startsWith('wire_') && params.missing > 3",
+        "(amount > 1.0 && params.nope) && (action == 'a' && params.x == 'y')",
+        "approved_count('session', 'x', '1h') > 1 && action == 'a'",
+        "completed('verify') && action.startsWith('pay')",
+    ];
+    let actions = ["a", "b", "issue_refund", "wire_out", "pay_now", "x"];
+    for when in expressions {
+        let p = policy(json!([rule(when, "deny", "a")])).unwrap();
+        let gate = &p.rules[0].gate;
+        assert!(!gate.is_open(), "{when}");
+        for action in actions {
+            let r = request(action, None, json!({}));
+            let context = activation::context(&p.env, &r, &p.needs).unwrap();
+            let got = p.rules[0].holds(&context);
+            if !gate.admits(&identifier_key(action)) {
+                assert_eq!(got, Ok(false), "{when} on {action}");
+            }
+        }
+    }
+    // And through evaluate: on_error = "match" does not turn a skipped rule
+    // into a match.
+    let p = policy(json!([{
+        "when": "amount > 500.0 && action == 'issue_refund'",
+        "verdict": "deny", "code": "big", "message": "m", "on_error": "match"
+    }]))
+    .unwrap();
+    assert!(p.evaluate(&request("search", None, json!({}))).is_approve());
+    assert!(
+        p.evaluate(&request("issue_refund", None, json!({})))
+            .is_deny()
+    );
+}
