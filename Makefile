@@ -16,7 +16,7 @@ WASM_OUT := policies-src/target/wasm32-wasip2/release
 # rebuild from unchanged sources gives the same bytes (and digests).
 POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
 
-.PHONY: all build run test mcp-deps lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
+.PHONY: all build run test mcp-deps c-toolchain lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
 
 all: build
 
@@ -34,6 +34,13 @@ run: build
 	$(GAVEL) policies --policies policies-wasm --data-dir $(DATA)
 	$(GAVEL) serve --policies policies-wasm --data-dir $(DATA) --listen $(LISTEN)
 
+# Debian's clang 19, lld and wasi-libc: the C policy, its fixtures, the C
+# scaffold and the C SDK's native checks. Installed if missing.
+c-toolchain:
+	@command -v clang-19 >/dev/null && command -v wasm-ld-19 >/dev/null && [ -f /usr/lib/wasm32-wasi/libc.a ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 >/dev/null; }
+
 # The Python MCP SDK (client and upstream of the MCP gateway's tests and
 # README examples), installed if missing, at the version the tests pin.
 mcp-deps:
@@ -41,7 +48,7 @@ mcp-deps:
 
 # Host and SDK tests, the policies' native unit tests, then every policy's
 # case files through `gavel test` against the built components.
-test: build mcp-deps
+test: build mcp-deps c-toolchain wasm-target
 	$(CARGO) test --release --locked --workspace
 	cd policies-src && $(CARGO) test --release --locked
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
@@ -50,9 +57,12 @@ test: build mcp-deps
 	python3 -m unittest discover -s policies-src/sensitive-actions-py/tests
 	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_js.wasm --data-dir $(DATA) --quiet
 	node --test sdk/js/test/
+	$(GAVEL) test policies-src/sensitive-actions --policies policies-wasm --component sensitive_actions_c.wasm --data-dir $(DATA) --quiet
+	policies-src/sensitive-actions-c/tests/run.sh
 	cd policies-src/sensitive-actions-js && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node --test test/
 	python3 -m unittest discover -s clients/python/tests
 	target/release/examples/embed
+	GAVEL=$(CURDIR)/$(GAVEL) tests/scaffolds.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -64,7 +74,7 @@ wasm-target:
 
 # Build every component, then copy those whose bytes changed: shipped
 # policies into policies-wasm/, hostile fixtures into tests/fixtures/.
-policies: wasm-target
+policies: wasm-target build c-toolchain
 	cd policies-src && RUSTFLAGS="$(POLICY_RUSTFLAGS)" $(CARGO) build --release --locked --target wasm32-wasip2
 	@mkdir -p policies-wasm tests/fixtures
 	@for f in $(WASM_OUT)/*.wasm; do \
@@ -74,6 +84,8 @@ policies: wasm-target
 	done
 	FORCE=$(PY_FORCE) policies-src/sensitive-actions-py/build.sh policies-wasm/sensitive_actions_py.wasm
 	FORCE=$(JS_FORCE) policies-src/sensitive-actions-js/build.sh policies-wasm/sensitive_actions_js.wasm
+	GAVEL=$(GAVEL) policies-src/sensitive-actions-c/build.sh policies-wasm/sensitive_actions_c.wasm
+	GAVEL=$(GAVEL) tests/fixtures/componentize_build.sh
 
 # componentize-py output differs on every build, so locally the Python
 # component is rebuilt only when its sources change (build.sh stamps it with

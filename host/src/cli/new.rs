@@ -62,7 +62,8 @@ pub fn template_files(lang: Lang) -> &'static [TemplateFile] {
         Lang::Js => template!("js";
             ".gitignore", "README.md", "build.sh", "package.json", "policies.toml",
             "src/policy.js", "tests/cases.toml"),
-        Lang::C => &[],
+        Lang::C => template!("c";
+            "README.md", "build.sh", "policies.toml", "src/policy.c", "tests/cases.toml"),
         Lang::Rules => template!("rules";
             "README.md", "build.sh", "policies.toml", "tests/cases.toml"),
     }
@@ -142,9 +143,6 @@ pub fn run(args: NewArgs) -> anyhow::Result<u8> {
         ("{{gavel_root}}", root_text),
     ];
     let files = template_files(args.lang);
-    if files.is_empty() {
-        bail!("this gavel was built without the {:?} template", args.lang);
-    }
     let staged = args
         .dir
         .join(format!(".{}.new-{}", args.name, std::process::id()));
