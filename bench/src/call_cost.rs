@@ -109,13 +109,8 @@ pub fn request() -> wit::Request {
 pub fn policy_dir(language: &Language, isolation: &str) -> Result<tempfile::TempDir, crate::Error> {
     let component = crate::components_dir().join(language.2);
     if language.0 == "rules" {
-        // Array-of-tables config: written after the entry, not under
-        // `[policy.config]`.
-        let dir = fixture::one_policy(&component, isolation, "")?;
-        let path = dir.path().join(gavel::manifest::MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path)?.replace("[policy.config]\n", "");
-        std::fs::write(&path, text + RULES_CONFIG)?;
-        return Ok(dir);
+        // Arrays of tables: after the entry, not under `[policy.config]`.
+        return fixture::one_policy_then(&component, isolation, RULES_CONFIG);
     }
     fixture::one_policy(&component, isolation, language.3)
 }

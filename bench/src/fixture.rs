@@ -170,9 +170,19 @@ pub fn one_policy(
     isolation: &str,
     config: &str,
 ) -> Result<TempDir, crate::Error> {
+    one_policy_then(component, isolation, &format!("[policy.config]\n{config}"))
+}
+
+/// The same, with `tail` written verbatim after the entry's own keys (for a
+/// config of arrays of tables, `[[policy.config.rule]]`).
+pub fn one_policy_then(
+    component: &Path,
+    isolation: &str,
+    tail: &str,
+) -> Result<TempDir, crate::Error> {
     let dir = tempfile::tempdir()?;
     let manifest = format!(
-        "isolation = \"{isolation}\"\n\n[[policy]]\nname = \"sensitive-actions\"\ncomponent = {}\npriority = 100\nmemory_mb = 128\n[policy.config]\n{config}",
+        "isolation = \"{isolation}\"\n\n[[policy]]\nname = \"sensitive-actions\"\ncomponent = {}\npriority = 100\nmemory_mb = 128\n{tail}",
         toml::Value::String(
             std::path::absolute(component)?
                 .to_str()

@@ -49,10 +49,7 @@ fn load(
     cache: &ArtifactCache,
 ) -> Result<(tempfile::TempDir, PolicySet), crate::Error> {
     let component = crate::components_dir().join("rules.wasm");
-    let dir = fixture::one_policy(&component, "warm", "")?;
-    let path = dir.path().join(gavel::manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path)?.replace("[policy.config]\n", "");
-    std::fs::write(&path, text + &rules(count, keyed))?;
+    let dir = fixture::one_policy_then(&component, "warm", &rules(count, keyed))?;
     let set = PolicySet::load(dir.path(), engine, cache)?;
     Ok((dir, set))
 }
