@@ -44,6 +44,7 @@ pub mod log;
 pub mod manifest;
 pub mod mcp;
 pub mod metrics;
+pub mod oci;
 pub mod policy;
 pub mod policy_failure;
 pub mod policy_instance;
@@ -55,6 +56,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod service;
 pub mod strict_json;
+pub mod tls;
 pub mod webhook;
 
 pub use artifact_cache::ArtifactCache;

@@ -9,10 +9,12 @@ mod log;
 mod mcp_gateway;
 mod new;
 mod policies;
+mod push;
 mod remote;
 mod replay;
 mod runtime;
 mod serve;
+mod sign;
 mod test;
 mod usage;
 
@@ -81,6 +83,12 @@ enum Command {
     /// Turn a WASI preview-1 core module (from C, Go, ...) that exports the
     /// policy world into a component, with the reactor adapter built in.
     Componentize(componentize::ComponentizeArgs),
+    /// Publish a policy directory to an OCI registry (checked to load
+    /// first); prints the manifest digest.
+    Push(push::PushArgs),
+    /// Sign a policy set in an OCI registry (Ed25519 over its manifest
+    /// digest, cosign's tag layout), or generate a key pair.
+    Sign(sign::SignArgs),
 }
 
 /// Parse arguments, run the command, map the outcome to an exit code.
@@ -92,6 +100,7 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    gavel::tls::init();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Eval(args) => eval::run(args),
@@ -106,6 +115,8 @@ pub fn main() -> ExitCode {
         Command::McpGateway(args) => mcp_gateway::run(args),
         Command::New(args) => new::run(args),
         Command::Componentize(args) => componentize::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Sign(args) => sign::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

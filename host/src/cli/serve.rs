@@ -25,9 +25,20 @@ const DRAIN: Duration = Duration::from_secs(5);
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// The policy directory (holding policies.toml). Watched: changes are
-    /// swapped in while serving (SIGHUP also reloads).
+    /// swapped in while serving (SIGHUP also reloads). Or a signed policy
+    /// set in an OCI registry: oci://HOST[:PORT]/REPO@sha256:... (needs
+    /// --trust-key), or oci://HOST/REPO:TAG with --poll.
     #[arg(long)]
     policies: PathBuf,
+    /// With --policies oci://...: a public key file (hex) whose signatures
+    /// are trusted. Repeat for several keys.
+    #[arg(long, value_name = "FILE")]
+    trust_key: Vec<PathBuf>,
+    /// With --policies oci://HOST/REPO:TAG: follow the tag, checking it
+    /// this often (e.g. 30s); a new digest signed by a trusted key is
+    /// pulled, verified and swapped in.
+    #[arg(long, value_parser = positive_duration)]
+    poll: Option<Duration>,
     /// Address to listen on. Keep it on loopback unless a proxy with TLS
     /// fronts the service.
     #[arg(long, env = "GAVEL_LISTEN", default_value = "127.0.0.1:7700")]
@@ -104,8 +115,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         escalation_timeout: args.escalation_timeout,
         settle_after: args.settle_after,
     };
+    // A registry source: pulled (or the verified local copy), signature
+    // and digests checked, before anything starts; a refusal stops here.
+    let oci = oci_source(&args, data_dir)?;
+    let policies_dir = match &oci {
+        Some((_, dir, _)) => dir.clone(),
+        None => args.policies.clone(),
+    };
     let runtime = Arc::new(
-        Runtime::start_with(&args.policies, data_dir, options).with_context(|| {
+        Runtime::start_with(&policies_dir, data_dir, options).with_context(|| {
             format!(
                 "cannot start (policies from {}, data in {})",
                 args.policies.display(),
@@ -143,7 +161,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         metrics,
         webhook,
     ));
-    let watcher = match args.no_watch {
+    // A registry source is never watched on disk: only a verified digest
+    // replaces it (through the poller).
+    let poller = match &oci {
+        Some((source, _, digest)) => source
+            .follow(runtime.clone(), digest.clone())
+            .context("cannot follow the tag")?,
+        None => None,
+    };
+    let watcher = match args.no_watch || oci.is_some() {
         true => None,
         false => Some(
             PolicyWatcher::start(runtime.clone(), DEFAULT_DEBOUNCE)
@@ -159,6 +185,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     tokio.shutdown_timeout(DRAIN);
     if let Some(w) = watcher {
         w.stop();
+    }
+    if let Some(p) = poller {
+        p.stop();
     }
     served?;
     match Arc::into_inner(runtime) {
@@ -293,6 +322,28 @@ pub(super) async fn signals(
     }
     eprintln!("gavel: stopping");
     let _ = stop.send(true);
+}
+
+/// With `--policies oci://...`: the source, the verified directory to
+/// start with, and its digest. `--trust-key` and `--poll` are refused for
+/// a local directory.
+fn oci_source(
+    args: &ServeArgs,
+    data_dir: &Path,
+) -> anyhow::Result<Option<(gavel::oci::PolicySource, PathBuf, gavel::oci::Digest)>> {
+    let text = args.policies.to_string_lossy();
+    if !gavel::oci::OciReference::is_oci(&text) {
+        if !args.trust_key.is_empty() || args.poll.is_some() {
+            anyhow::bail!("--trust-key and --poll are for --policies oci://...");
+        }
+        return Ok(None);
+    }
+    let source = gavel::oci::PolicySource::new(&text, &args.trust_key, args.poll, data_dir)?;
+    let (dir, digest) = source
+        .open()
+        .with_context(|| format!("cannot serve {text}"))?;
+    eprintln!("gavel: {text} is {digest}, signed by a trusted key and verified");
+    Ok(Some((source, dir, digest)))
 }
 
 /// A duration flag that must not be zero.

@@ -133,6 +133,7 @@ impl Upstream {
                     .map_err(|e| failed(e.to_string()))
             }
             Transport::Http { url } => {
+                crate::tls::init();
                 let transport = StreamableHttpClientTransport::from_uri(url.as_str());
                 UpstreamClient
                     .serve(transport)

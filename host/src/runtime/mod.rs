@@ -466,10 +466,36 @@ impl Runtime {
     /// reload in progress, as a slow disk or a long compile would.
     #[doc(hidden)]
     pub fn reload_pausing(&self, pause: impl FnOnce()) -> Result<ReloadOutcome, RuntimeError> {
+        self.reload_inner(|| Ok(()), pause)
+    }
+
+    /// [`Runtime::reload`], running `prepare` first while holding the
+    /// reload lock, so that no other reload (SIGHUP) reads the policy
+    /// directory half-changed: e.g. to repoint it (a symlink) at a newly
+    /// fetched set. A `prepare` that fails is a refused change (logged,
+    /// kept in the status, announced); the live set stays.
+    pub fn reload_prepared(
+        &self,
+        prepare: impl FnOnce() -> Result<(), LoadError>,
+    ) -> Result<ReloadOutcome, RuntimeError> {
+        self.reload_inner(prepare, || ())
+    }
+
+    fn reload_inner(
+        &self,
+        prepare: impl FnOnce() -> Result<(), LoadError>,
+        pause: impl FnOnce(),
+    ) -> Result<ReloadOutcome, RuntimeError> {
         let _one_at_a_time = self
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = prepare() {
+            let error = RuntimeError::Load(e);
+            let _swap = self.swapping.lock().unwrap_or_else(PoisonError::into_inner);
+            self.refuse(&error)?;
+            return Err(error);
+        }
         // Read once: the fingerprint compared here is of exactly the bytes
         // the new set is built from.
         let snapshot = Snapshot::read(&self.dir);
