@@ -55,6 +55,7 @@ pub mod request;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;
+pub mod ship;
 pub mod strict_json;
 pub mod tls;
 pub mod webhook;

@@ -252,6 +252,31 @@ impl std::fmt::Debug for MemorySlot {
     }
 }
 
+/// The log shipper's state, read at scrape time from the source given to
+/// [`Metrics::observe_ship`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShipGauges {
+    /// Committed records not yet shipped.
+    pub lag: u64,
+    /// Records shipped by this process.
+    pub shipped_total: u64,
+    /// Whether the last shipping attempt succeeded.
+    pub up: bool,
+}
+
+/// Where [`ShipGauges`] come from.
+pub type ShipSource = Box<dyn Fn() -> ShipGauges + Send + Sync>;
+
+/// The shipper's source, if shipping is on.
+#[derive(Default)]
+struct ShipSlot(Mutex<Option<ShipSource>>);
+
+impl std::fmt::Debug for ShipSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShipSlot")
+    }
+}
+
 /// Point-in-time values rendered as gauges, supplied by the caller at
 /// scrape time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -292,6 +317,7 @@ pub struct Metrics {
     outcomes_completed: AtomicU64,
     outcomes_failed: AtomicU64,
     memory: MemorySlot,
+    ship: ShipSlot,
 }
 
 impl Default for Metrics {
@@ -324,6 +350,7 @@ impl Metrics {
             outcomes_completed: AtomicU64::new(0),
             outcomes_failed: AtomicU64::new(0),
             memory: MemorySlot::default(),
+            ship: ShipSlot::default(),
         }
     }
 
@@ -425,6 +452,12 @@ impl Metrics {
     /// source given wins); without one they render as empty.
     pub fn observe_memory(&self, source: MemorySource) {
         *lock(&self.memory.0) = Some(source);
+    }
+
+    /// Read the log shipper's state from `source` at every render; without
+    /// one (shipping off) its metrics are not rendered.
+    pub fn observe_ship(&self, source: ShipSource) {
+        *lock(&self.ship.0) = Some(source);
     }
 
     /// The counters' gauges now.
@@ -731,6 +764,7 @@ impl Metrics {
             header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");
         }
+        render_ship(&mut out, lock(&self.ship.0).as_ref().map(|source| source()));
 
         out
     }
@@ -773,6 +807,34 @@ fn render_utilisation(out: &mut String, counters: &[UsageRow]) {
             escape_label_value(&row.subject),
         );
     }
+}
+
+/// The log shipper's metrics, when shipping is on.
+fn render_ship(out: &mut String, ship: Option<ShipGauges>) {
+    let Some(ship) = ship else {
+        return;
+    };
+    header(
+        out,
+        "gavel_ship_lag_records",
+        "gauge",
+        "Committed decision-log records not yet shipped to the central log.",
+    );
+    let _ = writeln!(out, "gavel_ship_lag_records {}", ship.lag);
+    header(
+        out,
+        "gavel_ship_shipped_records_total",
+        "counter",
+        "Decision-log records shipped to the central log by this process.",
+    );
+    let _ = writeln!(out, "gavel_ship_shipped_records_total {}", ship.shipped_total);
+    header(
+        out,
+        "gavel_ship_up",
+        "gauge",
+        "1 while the last shipping attempt succeeded, else 0.",
+    );
+    let _ = writeln!(out, "gavel_ship_up {}", u64::from(ship.up));
 }
 
 /// The `# HELP` and `# TYPE` lines of a family.

@@ -4,6 +4,7 @@ use super::chain::GENESIS;
 use super::checkpoint::Checkpoint;
 use super::entry::LogEvent;
 use super::file_identity::FileIdentity;
+use super::lag_gate::LagGate;
 use super::tables::{
     self, BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, GENERATION_KEY, HEAD_KEY, KILL_SWITCH, META,
     RECORDS, StateWrite,
@@ -13,6 +14,7 @@ use super::{LogError, now_ms};
 use super::{guard, integrity, keys};
 use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -78,6 +80,10 @@ pub struct DecisionLog {
     failure: Arc<Mutex<Option<String>>>,
     observer: Arc<std::sync::OnceLock<CommitObserver>>,
     generation: u64,
+    /// The last committed sequence number (kept by the writer).
+    committed: Arc<AtomicU64>,
+    /// Refuses decisions while too much is unshipped (`--max-lag`).
+    lag_gate: std::sync::OnceLock<LagGate>,
 }
 
 impl std::fmt::Debug for DecisionLog {
@@ -163,6 +169,7 @@ impl DecisionLog {
             observer.clone(),
         )
         .with_identity(identity);
+        let committed = writer.committed();
         let handle = std::thread::Builder::new()
             .name("gavel-log-writer".to_owned())
             .spawn(move || writer.run(queue))
@@ -175,6 +182,8 @@ impl DecisionLog {
             failure,
             observer,
             generation,
+            committed,
+            lag_gate: std::sync::OnceLock::new(),
         })
     }
 
@@ -183,13 +192,47 @@ impl DecisionLog {
         &self.db
     }
 
+    /// A shared handle on the database, for a reader that outlives a borrow
+    /// (the shipper's blocking reads). Hold it only while reading: the
+    /// file stays open until the last handle is dropped.
+    pub fn shared_database(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+
+    /// The last committed sequence number, shared (kept by the writer).
+    pub fn committed_handle(&self) -> Arc<AtomicU64> {
+        self.committed.clone()
+    }
+
     /// The last policy-set generation recorded when the log was opened.
     pub fn last_generation(&self) -> u64 {
         self.generation
     }
 
-    /// `Ok` while the log accepts writes; otherwise why not.
+    /// The last committed sequence number (0 for an empty log).
+    pub fn committed_seq(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Refuse decisions while more than `max_lag` committed records are
+    /// not yet shipped; `shipped` is the last shipped sequence number, kept
+    /// up to date by the shipper. Only the first gate is kept.
+    pub fn set_lag_gate(&self, shipped: Arc<AtomicU64>, max_lag: u64) {
+        let _ = self.lag_gate.set(LagGate::new(shipped, max_lag));
+    }
+
+    /// `Err` while the lag gate refuses decisions.
+    fn check_lag(&self) -> Result<(), LogError> {
+        match self.lag_gate.get() {
+            Some(gate) => gate.check(self.committed_seq()),
+            None => Ok(()),
+        }
+    }
+
+    /// `Ok` while the log accepts writes (and decisions are not refused
+    /// for shipping lag); otherwise why not.
     pub fn writable(&self) -> Result<(), String> {
+        self.check_lag().map_err(|e| e.to_string())?;
         if self.jobs.is_none() {
             return Err("the decision log is closed".to_owned());
         }
@@ -283,7 +326,11 @@ impl DecisionLog {
             )));
         }
         let agent_id = match event {
-            LogEvent::Decision(d) => Some(d.request.agent_id.clone()),
+            LogEvent::Decision(d) => {
+                // Too much unshipped: refused like a failed write.
+                self.check_lag()?;
+                Some(d.request.agent_id.clone())
+            }
             _ => None,
         };
         let record = PendingRecord {

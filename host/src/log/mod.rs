@@ -15,13 +15,15 @@ mod file_identity;
 mod guard;
 mod integrity;
 pub mod keys;
+mod lag_gate;
 mod query;
+mod raw;
 mod redaction;
 mod tables;
 mod verify;
 mod writer;
 
-pub use chain::{ChainHash, GENESIS};
+pub use chain::{ChainHash, GENESIS, next as chain_next};
 pub use checkpoint::Checkpoint;
 pub use decision_log::{
     Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only, open_reader,
@@ -30,11 +32,13 @@ pub use entry::{
     DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, OutcomeStatus, Redaction,
 };
 pub use integrity::{DAMAGED_MARKER, damage_recorded};
+pub use lag_gate::LagGate;
 pub use query::{
     AgentStats, DEFAULT_LIMIT, Filter, KINDS, Plan, PolicyStats, QueryParseError, QueryResult,
     Record, Stats, TimeRange, VerdictCounts, export, format_time, get_record, last_seq, parse_kind,
     parse_seq, parse_time, parse_verdict, query, records_after, stats, tail,
 };
+pub use raw::{RawRecord, ShipRead, read_for_ship};
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor, mask_findings};
 pub use tables::{
     BY_AGENT, BY_TIME, CHARGES, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, OUTCOMES, RECORDS,
@@ -75,6 +79,17 @@ pub enum LogError {
     InUse {
         /// The log file.
         path: PathBuf,
+    },
+    /// Too many committed records are not yet shipped to the central log
+    /// (`--max-lag`): decisions are refused until shipping catches up.
+    #[error(
+        "{lag} records are not yet shipped to the central log, more than the limit of {limit} (--max-lag): decisions are refused until shipping catches up"
+    )]
+    ShipLag {
+        /// Unshipped records.
+        lag: u64,
+        /// The limit.
+        limit: u64,
     },
     /// The open log file was deleted or replaced: what is committed to it
     /// is lost, so nothing more is recorded.

@@ -17,6 +17,7 @@ use super::tables::{
 use ed25519_dalek::SigningKey;
 use redb::{Database, Durability};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// Most records in one commit.
@@ -69,6 +70,8 @@ pub struct Writer {
     identity: Option<FileIdentity>,
     /// Set for good once the file is gone: every later commit fails with it.
     fatal: Option<LogError>,
+    /// The last committed sequence number, for readers (the lag gate).
+    committed: Arc<AtomicU64>,
 }
 
 /// Called after every successful commit with its duration and record count.
@@ -114,7 +117,13 @@ impl Writer {
             observer,
             identity: None,
             fatal: None,
+            committed: Arc::new(AtomicU64::new(head.seq)),
         }
+    }
+
+    /// The last committed sequence number, kept up to date by the writer.
+    pub fn committed(&self) -> Arc<AtomicU64> {
+        self.committed.clone()
     }
 
     /// Check that `identity` still names the open log around every commit.
@@ -214,6 +223,7 @@ impl Writer {
         })?;
         self.check_file()?;
         self.head = head;
+        self.committed.store(head.seq, Ordering::Release);
         Ok(checkpoint)
     }
 

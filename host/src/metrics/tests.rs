@@ -848,3 +848,25 @@ fn utilisation_series_are_capped_fullest_first_and_unique() {
         "# HELP gavel_counter_utilisation Used and reserved over the limit, per counter (1 is full); at most {MAX_UTILISATION_SERIES} series, the fullest first."
     )));
 }
+
+#[test]
+fn ship_metrics_render_only_while_shipping_and_read_the_source() {
+    let metrics = Metrics::new();
+    let off = metrics.render(&Gauges::default());
+    assert!(!off.contains("gavel_ship_"), "{off}");
+    let lag = Arc::new(std::sync::atomic::AtomicU64::new(7));
+    let read = lag.clone();
+    metrics.observe_ship(Box::new(move || ShipGauges {
+        lag: read.load(std::sync::atomic::Ordering::Relaxed),
+        shipped_total: 40,
+        up: false,
+    }));
+    for (now, expected) in [(7u64, 7.0), (12, 12.0)] {
+        lag.store(now, std::sync::atomic::Ordering::Relaxed);
+        let (samples, _) = parse(&metrics.render(&Gauges::default()));
+        let value = |name: &str| samples.iter().find(|s| s.name == name).map(|s| s.value);
+        assert_eq!(value("gavel_ship_lag_records"), Some(expected));
+        assert_eq!(value("gavel_ship_shipped_records_total"), Some(40.0));
+        assert_eq!(value("gavel_ship_up"), Some(0.0));
+    }
+}

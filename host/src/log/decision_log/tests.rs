@@ -329,3 +329,59 @@ fn recorded_damage_refuses_the_log_until_the_marker_is_removed() {
         .close()
         .unwrap();
 }
+
+#[test]
+fn the_lag_gate_refuses_decisions_past_the_limit_and_reads_ship_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+    let shipped = Arc::new(AtomicU64::new(0));
+    log.set_lag_gate(shipped.clone(), 2);
+    let kill = LogEvent::KillSwitch {
+        engaged: true,
+        actor: "ops".to_owned(),
+        reason: "r".to_owned(),
+        agent: None,
+    };
+    // (event, shipped before it, accepted)
+    let steps: Vec<(LogEvent, u64, bool)> = vec![
+        (decision("a", 1), 0, true),
+        (decision("a", 2), 0, true),
+        (decision("a", 3), 0, true),
+        // 3 committed, 0 shipped: over the limit of 2.
+        (decision("a", 4), 0, false),
+        // Not a decision: still recorded.
+        (kill, 0, true),
+        (decision("a", 5), 1, false),
+        (decision("a", 6), 2, true),
+    ];
+    for (i, (event, at, accepted)) in steps.into_iter().enumerate() {
+        shipped.store(at, Ordering::Release);
+        let result = log.append(&event, 1);
+        assert_eq!(result.is_ok(), accepted, "step {i}: {result:?}");
+        if let Err(e) = result {
+            assert!(matches!(e, LogError::ShipLag { limit: 2, .. }), "{e}");
+            assert!(log.writable().unwrap_err().contains("--max-lag"));
+        }
+    }
+    assert_eq!(log.committed_seq(), 5);
+    // The raw read: the records' exact bytes continue the chain.
+    let read = crate::log::read_for_ship(log.database(), 2, 2, 0).unwrap();
+    assert_eq!(read.head, 5);
+    let seqs: Vec<u64> = read.records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![3, 4]);
+    let mut previous = read.previous.unwrap();
+    for r in &read.records {
+        previous = crate::log::chain::next(&previous, r.seq, &r.body);
+        assert_eq!(previous, r.chain_hash);
+    }
+    // Past the head: nothing, and no hash to continue from.
+    let past = crate::log::read_for_ship(log.database(), 9, 10, 0).unwrap();
+    assert_eq!((past.previous, past.records.len()), (None, 0));
+    // The checkpoint of the head is read with the record it covers.
+    let c = log.checkpoint().unwrap().unwrap();
+    let all = crate::log::read_for_ship(log.database(), 0, 100, 0).unwrap();
+    assert_eq!(all.checkpoints.len(), 1);
+    assert_eq!(all.checkpoints[0].0, c.size);
+    let none = crate::log::read_for_ship(log.database(), 0, 100, c.size).unwrap();
+    assert!(none.checkpoints.is_empty());
+}
