@@ -125,4 +125,5 @@ impl Rng {
     }
 }
 
+pub mod registry;
 pub mod server;

@@ -156,7 +156,7 @@ impl Follower {
                 .point_live(&digest)
                 .map(|_| ())
                 .map_err(|e| LoadError::Manifest {
-                    file: PathBuf::from(store.dir(&digest)),
+                    file: store.dir(&digest),
                     problem: e.to_string(),
                 })
         });
