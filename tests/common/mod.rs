@@ -126,4 +126,5 @@ impl Rng {
 }
 
 pub mod registry;
+pub mod postgres;
 pub mod server;

@@ -144,6 +144,13 @@ pub struct VerifyArgs {
     /// directory. Keep a copy off the machine and pass it here.
     #[arg(long)]
     public_key: Option<PathBuf>,
+    /// Verify a node's shipped records in PostgreSQL instead of the local
+    /// log: postgres://USER@HOST:PORT/DATABASE. Needs --node.
+    #[arg(long, value_name = "URL", requires = "node")]
+    from: Option<String>,
+    /// With --from: the node whose records to verify.
+    #[arg(long, requires = "from")]
+    node: Option<String>,
     /// `text` or `json`.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
@@ -196,8 +203,19 @@ fn verify_log(args: VerifyArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("{} is not a checkpoint", path.display()))?;
         exported.push(c);
     }
-    let db = open_read(&args.data)?;
-    let report = verify(&db, &trusted, &exported)?;
+    let report = match (&args.from, &args.node) {
+        (Some(url), Some(node)) => {
+            let target = gavel::ship::parse_target(url).context("--from")?;
+            let tokio = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            tokio.block_on(gavel::ship::verify_from_postgres(
+                &target, node, &trusted, &exported,
+            ))?
+        }
+        _ => verify(&open_read(&args.data)?, &trusted, &exported)?,
+    };
     if args.format == "json" {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -216,7 +234,10 @@ fn verify_log(args: VerifyArgs) -> anyhow::Result<u8> {
     }
     // Damage redb found and repaired at an earlier open is not visible in
     // the repaired file: the marker is the only trace of it.
-    let marked = glog::damage_recorded(&args.data.data_dir);
+    let marked = match args.from {
+        Some(_) => None,
+        None => glog::damage_recorded(&args.data.data_dir),
+    };
     if let Some(text) = &marked {
         eprintln!(
             "DAMAGED: {text} (marker {})",

@@ -14,6 +14,7 @@ mod remote;
 mod replay;
 mod runtime;
 mod serve;
+mod ship;
 mod sign;
 mod test;
 mod usage;
@@ -86,6 +87,9 @@ enum Command {
     /// Publish a policy directory to an OCI registry (checked to load
     /// first); prints the manifest digest.
     Push(push::PushArgs),
+    /// Ship a stopped node's decision log to PostgreSQL, exactly once per
+    /// record (a running `gavel serve` ships its own with --ship-to).
+    Ship(ship::ShipArgs),
     /// Sign a policy set in an OCI registry (Ed25519 over its manifest
     /// digest, cosign's tag layout), or generate a key pair.
     Sign(sign::SignArgs),
@@ -116,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Componentize(args) => componentize::run(args),
         Command::Push(args) => push::run(args),
+        Command::Ship(args) => ship::run(args),
         Command::Sign(args) => sign::run(args),
     };
     match outcome {

@@ -92,6 +92,8 @@ pub struct ServeArgs {
     #[arg(long, requires = "mcp_servers")]
     mcp_tokens: Option<PathBuf>,
     #[command(flatten)]
+    ship: super::ship::ServeShipArgs,
+    #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
     data: DataDirArg,
@@ -158,7 +160,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         runtime.clone(),
         access,
         limits,
-        metrics,
+        metrics.clone(),
         webhook,
     ));
     // A registry source is never watched on disk: only a verified digest
@@ -181,7 +183,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .thread_name("gavel-serve")
         .build()
         .context("cannot start the async runtime")?;
+    let shipping = args.ship.start(runtime.log(), data_dir, &metrics, &tokio)?;
     let served = tokio.block_on(serve(service, &args, &admin_source, runtime.clone(), mcp));
+    if let Some(shipping) = shipping {
+        shipping.finish(runtime.log(), &tokio);
+    }
     tokio.shutdown_timeout(DRAIN);
     if let Some(w) = watcher {
         w.stop();
