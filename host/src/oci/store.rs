@@ -320,3 +320,118 @@ impl Drop for Temp {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::artifact::Artifact;
+    use crate::oci::signature::{payload, sign};
+    use ed25519_dalek::SigningKey;
+
+    /// A store directory as a pull leaves it, with its digest.
+    fn stored(root: &Path, key: &SigningKey) -> (PathBuf, Digest) {
+        let source = root.join("source");
+        std::fs::create_dir_all(source.join("lib")).unwrap();
+        std::fs::write(
+            source.join(MANIFEST_FILE),
+            "[[policy]]\nname = \"a\"\ncomponent = \"lib/a.wasm\"\npriority = 1\n",
+        )
+        .unwrap();
+        std::fs::write(source.join("lib/a.wasm"), b"\0asm component").unwrap();
+        let artifact = Artifact::from_dir(&source, "2026-01-01T00:00:00Z").unwrap();
+        let digest = artifact.digest();
+        let dir = Store::new(root).dir(&digest);
+        for layer in &artifact.layers {
+            let file = dir.join(&layer.title);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, &layer.bytes).unwrap();
+        }
+        let records = dir.join(STORE_RECORDS);
+        std::fs::create_dir_all(&records).unwrap();
+        std::fs::write(records.join(MANIFEST_RECORD), &artifact.manifest).unwrap();
+        let p = payload("127.0.0.1:5000/p", &digest);
+        let record = SignatureRecord {
+            payload: String::from_utf8(p.clone()).unwrap(),
+            signature: sign(key, &p),
+        };
+        std::fs::write(
+            records.join(SIGNATURE_RECORD),
+            serde_json::to_vec(&record).unwrap(),
+        )
+        .unwrap();
+        (dir, digest)
+    }
+
+    /// Rows: a change to a verified local copy, and the fragment of the
+    /// refusal ("" for none).
+    fn append(path: &Path) {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.push(b'\n');
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn a_local_copy_is_served_only_while_it_verifies() {
+        type Change = fn(&Path);
+        let rows: &[(Change, &str)] = &[
+            (|_| {}, ""),
+            (|d| append(&d.join("lib/a.wasm")), "size mismatch for"),
+            (
+                |d| std::fs::write(d.join("lib/a.wasm"), b"\0asm componenT").unwrap(),
+                "digest mismatch for",
+            ),
+            (|d| append(&d.join(MANIFEST_FILE)), "size mismatch for"),
+            (
+                |d| append(&d.join(STORE_RECORDS).join(MANIFEST_RECORD)),
+                "digest mismatch for the stored manifest",
+            ),
+            (
+                |d| std::fs::remove_file(d.join("lib/a.wasm")).unwrap(),
+                "lib/a.wasm",
+            ),
+            (
+                |d| {
+                    let file = d.join(STORE_RECORDS).join(SIGNATURE_RECORD);
+                    let mut r: SignatureRecord =
+                        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+                    r.signature = sign(&SigningKey::from_bytes(&[9; 32]), r.payload.as_bytes());
+                    std::fs::write(&file, serde_json::to_vec(&r).unwrap()).unwrap();
+                },
+                "does not verify under any trusted key",
+            ),
+        ];
+        let key = SigningKey::from_bytes(&[3; 32]);
+        for (i, (change, fragment)) in rows.iter().enumerate() {
+            let root = tempfile::tempdir().unwrap();
+            let (dir, digest) = stored(root.path(), &key);
+            change(&dir);
+            match verify_local(&dir, &digest, &[key.verifying_key()]) {
+                Ok(()) => assert!(fragment.is_empty(), "row {i}: accepted"),
+                Err(e) => {
+                    assert!(!fragment.is_empty(), "row {i}: {e}");
+                    assert!(e.to_string().contains(fragment), "row {i}: {e}");
+                }
+            }
+        }
+        // Untouched, but no longer trusted: refused.
+        let root = tempfile::tempdir().unwrap();
+        let (dir, digest) = stored(root.path(), &key);
+        let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert!(verify_local(&dir, &digest, &[other]).is_err());
+        // Another digest than the stored manifest's.
+        let e = verify_local(&dir, &Digest::of(b"x"), &[key.verifying_key()]).unwrap_err();
+        assert!(e.to_string().contains("digest mismatch"), "{e}");
+    }
+
+    #[test]
+    fn the_live_link_points_at_one_set_at_a_time() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path());
+        std::fs::create_dir_all(&store.root).unwrap();
+        let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+        let link = store.point_live(&a).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(a.hex()));
+        store.point_live(&b).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(b.hex()));
+    }
+}
