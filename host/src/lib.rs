@@ -78,5 +78,5 @@ pub use policy_watcher::PolicyWatcher;
 pub use request::{Request, RequestError};
 pub use runtime::{
     GenerationChange, ReloadOutcome, Runtime, RuntimeError, RuntimeOptions, STATUS_FILE, Status,
-    StatusFile,
+    StatusFile, UsageStore,
 };

@@ -14,8 +14,9 @@ use crate::identifier::identifier_problem;
 /// The longest rolling window the host accepts: 366 days.
 pub const MAX_ROLLING_MS: u64 = 366 * 24 * 60 * 60 * 1000;
 
-/// The largest amount or limit the host counts (10^15).
-pub const MAX_CHARGE_AMOUNT: f64 = 1e15;
+/// The largest amount or limit the host counts (9 × 10^9: in millionths,
+/// every one is an exact integer below 2^53).
+pub const MAX_CHARGE_AMOUNT: f64 = 9e9;
 
 /// What a counter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,7 +181,7 @@ impl Charge {
         for (what, value) in [("amount", self.amount), ("limit", self.limit)] {
             if !value.is_finite() || !(0.0..=MAX_CHARGE_AMOUNT).contains(&value) {
                 return Some(format!(
-                    "charge `{counter}`: {what} {value} is not a finite number in 0..=1e15"
+                    "charge `{counter}`: {what} {value} is not a finite number in 0..=9e9"
                 ));
             }
         }

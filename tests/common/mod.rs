@@ -125,6 +125,7 @@ impl Rng {
     }
 }
 
-pub mod registry;
 pub mod postgres;
+pub mod redis;
+pub mod registry;
 pub mod server;

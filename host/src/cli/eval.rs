@@ -1,6 +1,7 @@
 //! `gavel eval`: decide one action (`--action`) or a stream of JSON Lines,
 //! recording every decision in the decision log.
 
+use super::counters::UsageArg;
 use super::{DataDirArg, EXIT_ERROR};
 use anyhow::Context;
 use gavel::policy_watcher::DEFAULT_DEBOUNCE;
@@ -30,6 +31,8 @@ pub struct EvalArgs {
     watch: bool,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    usage: UsageArg,
     #[command(flatten)]
     data: DataDirArg,
 }
@@ -65,8 +68,13 @@ impl LogArgs {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<u8> {
-    let runtime = Runtime::start(&args.policies, &args.data.data_dir, args.log.options())
-        .with_context(|| {
+    let options = gavel::RuntimeOptions {
+        log: args.log.options(),
+        usage: args.usage.store(),
+        ..gavel::RuntimeOptions::default()
+    };
+    let runtime =
+        Runtime::start_with(&args.policies, &args.data.data_dir, options).with_context(|| {
             format!(
                 "cannot start (policies from {}, data in {})",
                 args.policies.display(),

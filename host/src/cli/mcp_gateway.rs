@@ -65,6 +65,8 @@ pub struct McpGatewayArgs {
     #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
+    usage: super::counters::UsageArg,
+    #[command(flatten)]
     data: DataDirArg,
 }
 
@@ -87,6 +89,7 @@ pub fn run(args: McpGatewayArgs) -> anyhow::Result<u8> {
         log: args.log.options(),
         escalation_timeout: args.escalation_timeout,
         settle_after: args.settle_after,
+        usage: args.usage.store(),
     };
     let runtime = Arc::new(
         Runtime::start_with(&args.policies, data_dir, options).with_context(|| {

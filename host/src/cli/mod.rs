@@ -2,6 +2,7 @@
 //! at the edge, and nowhere in the library.
 
 mod componentize;
+mod counters;
 mod escalations;
 mod eval;
 mod killswitch;

@@ -96,6 +96,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
+    usage: super::counters::UsageArg,
+    #[command(flatten)]
     data: DataDirArg,
 }
 
@@ -116,6 +118,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         log: args.log.options(),
         escalation_timeout: args.escalation_timeout,
         settle_after: args.settle_after,
+        usage: args.usage.store(),
     };
     // A registry source: pulled (or the verified local copy), signature
     // and digests checked, before anything starts; a refusal stops here.

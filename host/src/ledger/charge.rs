@@ -16,9 +16,12 @@ pub const MAX_CHARGES_PER_OUTCOME: usize = 16;
 /// integers, so 100 charges of 10.00 fill a limit of 1,000.00 exactly.
 pub const UNITS_PER_ONE: f64 = 1_000_000.0;
 
-/// The largest amount or limit a charge may carry (10^15: integer
-/// millionths stay exact in an `i64` sum of 9,000 of them).
-pub const MAX_AMOUNT: f64 = 1e15;
+/// The largest amount or limit a charge may carry: 9 × 10^9. In
+/// millionths that is 9 × 10^15, below 2^53, so every amount and limit is
+/// an exact integer both in an `i64` and in a double (the arithmetic of
+/// Redis' server-side scripts); a larger one would round, and two
+/// different amounts would count as the same.
+pub const MAX_AMOUNT: f64 = 9e9;
 
 /// What a counter counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,7 +153,7 @@ impl Charge {
         for (what, value) in [("amount", charge.amount), ("limit", charge.limit)] {
             if !value.is_finite() || !(0.0..=MAX_AMOUNT).contains(&value) {
                 return Err(format!(
-                    "charge `{}`: {what} {value} is not a finite number in 0..=1e15",
+                    "charge `{}`: {what} {value} is not a finite number in 0..=9e9",
                     charge.counter
                 ));
             }
@@ -210,7 +213,7 @@ mod tests {
     fn checks_every_field() {
         type Edit = fn(&mut wit::Charge);
         // (edit, accepted)
-        let cases: [(Edit, bool); 12] = [
+        let cases: [(Edit, bool); 15] = [
             (|_| {}, true),
             (|c| c.counter = "budget fleet".to_owned(), false),
             (|c| c.counter = String::new(), false),
@@ -218,6 +221,9 @@ mod tests {
             (|c| c.amount = -1.0, false),
             (|c| c.limit = f64::INFINITY, false),
             (|c| c.limit = 2e15, false),
+            (|c| c.limit = 9.000_000_001e9, false),
+            (|c| c.amount = 1e13, false),
+            (|c| c.limit = 9e9, true),
             (|c| c.escalate_above = Some(0.0), false),
             (|c| c.escalate_above = Some(1.0), true),
             (|c| c.window = wit::Window::Rolling(0), false),
@@ -241,6 +247,25 @@ mod tests {
         let tenths: i64 = (0..10).map(|_| units(0.1)).sum();
         assert_eq!(tenths, units(1.0));
         assert_eq!(amount(units(12.34)), 12.34);
+    }
+
+    #[test]
+    fn units_are_exact_up_to_the_largest_amount() {
+        // Every amount up to MAX_AMOUNT becomes an exact integer of
+        // millionths, in an i64 and in a double: sums add up exactly, and
+        // cents stay distinct even at the top (where a double itself no
+        // longer holds single millionths).
+        let top = units(MAX_AMOUNT);
+        assert_eq!(top, 9_000_000_000_000_000);
+        assert!(top < 1 << 53);
+        assert_eq!(top as f64 as i64, top);
+        assert_eq!(units(MAX_AMOUNT - 0.01), top - 10_000);
+        assert_eq!(units(1e9 + 0.000_001), 1_000_000_000_000_001);
+        assert_eq!(units(4.5e9) + units(4.5e9), top);
+        assert_eq!(amount(units(MAX_AMOUNT)), MAX_AMOUNT);
+        // 100 charges of a hundredth of the top fill it exactly.
+        let part = units(MAX_AMOUNT / 100.0);
+        assert_eq!((0..100).map(|_| part).sum::<i64>(), top);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const SCOPE_MISSING: &str = "scope-missing";
 /// The code of a deny for a charge the host cannot count (an unknown time
 /// zone).
 pub const COUNTER_INVALID: &str = "counter-invalid";
+/// The code of a deny for a charge whose counters cannot be reached (the
+/// shared counters' server is down or slow): fail closed.
+pub const USAGE_UNAVAILABLE: &str = "usage-unavailable";
 
 /// One charge as the ledger saw it: the counter's state before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +89,17 @@ pub fn counter_invalid(policy: &str, charge: &Charge, why: &str) -> Stop {
         message: format!(
             "the charge `{}` of policy `{policy}` cannot be counted: {why}",
             charge.counter
+        ),
+        retry_after_ms: None,
+    }
+}
+
+/// The stop for charges whose counters cannot be reached.
+pub fn usage_unavailable(why: &str) -> Stop {
+    Stop {
+        code: USAGE_UNAVAILABLE,
+        message: format!(
+            "the decision charges a counter, and the counters cannot be reached, so it is refused: {why}"
         ),
         retry_after_ms: None,
     }

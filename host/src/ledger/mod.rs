@@ -27,6 +27,7 @@
 mod charge;
 mod check;
 mod counter;
+mod shared;
 mod usage;
 mod window;
 
@@ -36,9 +37,12 @@ pub use charge::{
 };
 pub use check::{
     BUDGET_EXCEEDED, BUDGET_NEAR_LIMIT, COUNTER_INVALID, ChargeRecord, Judgement, RATE_LIMITED,
-    SCOPE_MISSING, Stop, counter_invalid, judge, scope_missing,
+    SCOPE_MISSING, Stop, USAGE_UNAVAILABLE, counter_invalid, judge, scope_missing,
+    usage_unavailable,
 };
 pub use counter::{Entry, EntryStatus};
+pub use shared::link::DEFAULT_TIMEOUT as DEFAULT_USAGE_TIMEOUT;
+pub use shared::{SharedCounters, UsageError};
 pub use usage::UsageRow;
 pub use window::{calendar_bounds, time_zone};
 
@@ -136,11 +140,13 @@ struct State {
     reserves: u64,
 }
 
-/// Every counter, in memory, backed by the log's `charges` table.
+/// Every counter: in memory, backed by the log's `charges` table; or, with
+/// [`SharedCounters`], in Redis, shared by every node.
 #[derive(Debug)]
 pub struct Ledger {
     state: Mutex<State>,
     settle_after_ms: i64,
+    shared: Option<SharedCounters>,
 }
 
 impl Ledger {
@@ -149,7 +155,22 @@ impl Ledger {
         Ledger {
             state: Mutex::new(State::default()),
             settle_after_ms: i64::try_from(settle_after.as_millis()).unwrap_or(i64::MAX),
+            shared: None,
         }
+    }
+
+    /// A ledger whose counters live in Redis (nothing is kept in the
+    /// log's `charges` table).
+    pub fn shared(counters: SharedCounters, settle_after: Duration) -> Self {
+        Ledger {
+            shared: Some(counters),
+            ..Ledger::new(settle_after)
+        }
+    }
+
+    /// The shared counters' server, when the counters are in Redis.
+    pub fn shared_server(&self) -> Option<&str> {
+        self.shared.as_ref().map(SharedCounters::server)
     }
 
     /// Rebuild the counters from the `charges` table.
@@ -197,6 +218,9 @@ impl Ledger {
         now_ms: i64,
         escalating: bool,
     ) -> Reservation {
+        if let Some(shared) = &self.shared {
+            return self.reserve_shared(shared, request_id, who, charges, now_ms, escalating);
+        }
         let mut state = self.lock();
         let mut writes = Vec::new();
         state.reserves += 1;
@@ -324,6 +348,9 @@ impl Ledger {
         if !reservation.reserved {
             return;
         }
+        if let Some(shared) = &self.shared {
+            return shared::reservation::undo(shared, request_id, reservation);
+        }
         let mut state = self.lock();
         for instance in &reservation.made {
             state.remove(instance, request_id);
@@ -362,7 +389,7 @@ impl Ledger {
         actual: Option<f64>,
         now_ms: i64,
     ) -> Result<Plan, SettleError> {
-        self.plan(request_id, |counter, e| {
+        self.plan(request_id, |kind, e| {
             if let Some(at_ms) = e.settled_at(now_ms) {
                 if failed || actual.is_some() {
                     return Err(SettleError::Settled { at_ms });
@@ -372,7 +399,7 @@ impl Ledger {
             if failed {
                 return Ok(None);
             }
-            let units = match (counter.kind, actual) {
+            let units = match (kind, actual) {
                 (ChargeKind::Budget, Some(a)) => units(a),
                 _ => e.units,
             };
@@ -387,8 +414,11 @@ impl Ledger {
     fn plan(
         &self,
         request_id: &str,
-        next: impl Fn(&Counter, &Entry) -> Result<Option<Entry>, SettleError>,
+        next: impl Fn(ChargeKind, &Entry) -> Result<Option<Entry>, SettleError>,
     ) -> Result<Plan, SettleError> {
+        if let Some(shared) = &self.shared {
+            return shared::reservation::plan(shared, request_id, next);
+        }
         let state = self.lock();
         let mut plan = Plan::default();
         for instance in state.by_request.get(request_id).into_iter().flatten() {
@@ -398,7 +428,7 @@ impl Ledger {
             let Some(entry) = counter.get(request_id) else {
                 continue;
             };
-            let after = next(counter, entry)?;
+            let after = next(counter.kind, entry)?;
             plan.writes.push(match &after {
                 Some(e) => counter.row(instance, request_id, e),
                 None => StateWrite {
@@ -418,6 +448,9 @@ impl Ledger {
 
     /// Apply a plan whose record was committed.
     pub fn apply(&self, plan: Plan) {
+        if let Some(shared) = &self.shared {
+            return shared::reservation::apply(shared, plan);
+        }
         let mut state = self.lock();
         for change in plan.changes {
             match change.next {
@@ -431,36 +464,64 @@ impl Ledger {
         }
     }
 
-    /// Every live counter: used, reserved and limit, at `now_ms`.
+    /// Every live counter (used, reserved and limit) and how many
+    /// reservations are held, open and settled, at `now_ms`; an error
+    /// when the shared counters cannot be read.
+    pub fn snapshot(&self, now_ms: i64) -> Result<(Vec<UsageRow>, (u64, u64, u64)), UsageError> {
+        match &self.shared {
+            Some(shared) => {
+                let counters = shared.counters(now_ms)?;
+                Ok((
+                    usage_rows(counters.iter(), now_ms),
+                    counts(counters.iter(), now_ms),
+                ))
+            }
+            None => Ok((self.usage(now_ms), self.reservation_counts(now_ms))),
+        }
+    }
+
+    /// Every live counter: used, reserved and limit, at `now_ms` (none
+    /// when the shared counters cannot be read: see [`Ledger::snapshot`]).
     pub fn usage(&self, now_ms: i64) -> Vec<UsageRow> {
+        if self.shared.is_some() {
+            return self.snapshot(now_ms).map(|s| s.0).unwrap_or_default();
+        }
         let mut state = self.lock();
         let mut ignored = Vec::new();
         state.sweep(now_ms, &mut ignored);
         // The sweep's removals are in memory only here; the rows go with
         // the next decision's sweep (a removed row is not counted anyway).
-        let mut rows: Vec<UsageRow> = state.counters.values().map(|c| c.usage(now_ms)).collect();
-        rows.sort_by(|a, b| {
-            (&a.counter, a.scope, &a.subject).cmp(&(&b.counter, b.scope, &b.subject))
-        });
-        rows
+        usage_rows(state.counters.values(), now_ms)
     }
 
     /// How many reservations are held (escalations pending), open
     /// (waiting for an outcome) and settled, at `now_ms`.
     pub fn reservation_counts(&self, now_ms: i64) -> (u64, u64, u64) {
-        let state = self.lock();
-        let mut counts = (0, 0, 0);
-        for c in state.counters.values() {
-            for e in c.live_entries(now_ms) {
-                match e.status {
-                    EntryStatus::Held => counts.0 += 1,
-                    EntryStatus::Open if e.settled_at(now_ms).is_none() => counts.1 += 1,
-                    _ => counts.2 += 1,
-                }
+        if self.shared.is_some() {
+            return self.snapshot(now_ms).map(|s| s.1).unwrap_or_default();
+        }
+        counts(self.lock().counters.values(), now_ms)
+    }
+}
+
+fn usage_rows<'a>(counters: impl Iterator<Item = &'a Counter>, now_ms: i64) -> Vec<UsageRow> {
+    let mut rows: Vec<UsageRow> = counters.map(|c| c.usage(now_ms)).collect();
+    rows.sort_by(|a, b| (&a.counter, a.scope, &a.subject).cmp(&(&b.counter, b.scope, &b.subject)));
+    rows
+}
+
+fn counts<'a>(counters: impl Iterator<Item = &'a Counter>, now_ms: i64) -> (u64, u64, u64) {
+    let mut counts = (0, 0, 0);
+    for c in counters {
+        for e in c.live_entries(now_ms) {
+            match e.status {
+                EntryStatus::Held => counts.0 += 1,
+                EntryStatus::Open if e.settled_at(now_ms).is_none() => counts.1 += 1,
+                _ => counts.2 += 1,
             }
         }
-        counts
     }
+    counts
 }
 
 impl State {

@@ -50,7 +50,7 @@ mod outcome;
 pub use outcome::{OutcomeError, OutcomeReport};
 
 /// How a [`Runtime`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeOptions {
     /// The decision log's options.
     pub log: LogOptions,
@@ -59,6 +59,24 @@ pub struct RuntimeOptions {
     /// How long an approved action's reservations wait for an outcome
     /// before they settle as charged.
     pub settle_after: Duration,
+    /// Where the counters live: the data directory, or a Redis server
+    /// shared by every node.
+    pub usage: UsageStore,
+}
+
+/// Where a runtime keeps its counters (budgets, rates, reservations).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum UsageStore {
+    /// In memory, backed by the decision log's `charges` table.
+    #[default]
+    Local,
+    /// In Redis (`redis://HOST[:PORT][/DB]`), with this timeout per call.
+    Redis {
+        /// The server's URL.
+        url: String,
+        /// How long one call may take before the decision is refused.
+        timeout: Duration,
+    },
 }
 
 impl Default for RuntimeOptions {
@@ -67,6 +85,7 @@ impl Default for RuntimeOptions {
             log: LogOptions::default(),
             escalation_timeout: DEFAULT_ESCALATION_TIMEOUT,
             settle_after: DEFAULT_SETTLE_AFTER,
+            usage: UsageStore::Local,
         }
     }
 }
@@ -89,6 +108,9 @@ pub enum RuntimeError {
     /// The policy directory was refused (and the refusal was recorded).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The shared counters' URL is not usable.
+    #[error(transparent)]
+    Usage(#[from] crate::ledger::UsageError),
     /// A rollback named a generation that is not kept.
     #[error("generation {0} is not kept (kept: {1:?})")]
     UnknownGeneration(u64, Vec<u64>),
@@ -236,7 +258,13 @@ impl Runtime {
         let log = DecisionLog::open(data_dir, options.log)?;
         let kill_switch = KillSwitch::load(log.database())?;
         let escalations = Escalations::load(log.database())?;
-        let ledger = Ledger::load(log.database(), options.settle_after)?;
+        let ledger = match &options.usage {
+            UsageStore::Local => Ledger::load(log.database(), options.settle_after)?,
+            UsageStore::Redis { url, timeout } => Ledger::shared(
+                crate::ledger::SharedCounters::open(url, *timeout)?,
+                options.settle_after,
+            ),
+        };
         let activity = Arc::new(Activity::rebuild(log.database(), &escalations, now_ms())?);
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
         let number = log.last_generation() + 1;

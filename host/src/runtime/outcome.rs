@@ -48,8 +48,8 @@ pub enum OutcomeError {
         /// When it settled.
         source: SettleError,
     },
-    /// The amount is not a finite number in 0..=1e15.
-    #[error("amount {0} is not a finite number from 0 to 1e15")]
+    /// The amount is not a finite number in 0..=9e9.
+    #[error("amount {0} is not a finite number from 0 to 9e9")]
     BadAmount(f64),
     /// The log could not be read or written.
     #[error(transparent)]

@@ -104,9 +104,12 @@ impl Service {
         metrics.observe_memory(Box::new(move || {
             counted.upgrade().map_or_else(MemoryGauges::default, |rt| {
                 let now = crate::log::now_ms();
-                let (held, open, settled) = rt.ledger().reservation_counts(now);
+                // Unreadable shared counters show as none (and the
+                // decisions that need them are refused meanwhile).
+                let (counters, (held, open, settled)) =
+                    rt.ledger().snapshot(now).unwrap_or_default();
                 MemoryGauges {
-                    counters: rt.ledger().usage(now),
+                    counters,
                     reservations: ReservationCounts {
                         held,
                         open,

@@ -39,7 +39,7 @@ pub async fn report(
 }
 
 /// `status` (required: `completed` or `failed`) and `amount` (optional: a
-/// finite number from 0 to 1e15; `null` counts as absent).
+/// finite number from 0 to 9e9; `null` counts as absent).
 pub fn parse_body(obj: &Map<String, Value>) -> Result<(OutcomeStatus, Option<f64>), ApiError> {
     let status = match body::string(obj, "status", true)?.as_deref() {
         Some("completed") => OutcomeStatus::Completed,
@@ -60,7 +60,7 @@ pub fn parse_body(obj: &Map<String, Value>) -> Result<(OutcomeStatus, Option<f64
             let bad = || {
                 ApiError::invalid(
                     Some("amount"),
-                    format!("field `amount` must be a finite number from 0 to 1e15, not {n}"),
+                    format!("field `amount` must be a finite number from 0 to 9e9, not {n}"),
                 )
             };
             let a = n.as_f64().ok_or_else(bad)?;
@@ -133,8 +133,8 @@ mod tests {
                 Ok((Completed, None)),
             ),
             (
-                r#"{"status":"completed","amount":1e15}"#,
-                Ok((Completed, Some(1e15))),
+                r#"{"status":"completed","amount":9e9}"#,
+                Ok((Completed, Some(9e9))),
             ),
             ("", Err(Some("status"))),
             ("{}", Err(Some("status"))),

@@ -92,11 +92,15 @@ pub async fn usage(
     service.access.admin(&headers)?;
     let filter = UsageFilter::parse(raw.as_deref().unwrap_or(""))?;
     let (rows, (held, open, settled)) = service
-        .blocking(|rt| {
-            let now = now_ms();
-            (rt.ledger().usage(now), rt.ledger().reservation_counts(now))
-        })
-        .await?;
+        .blocking(|rt| rt.ledger().snapshot(now_ms()))
+        .await?
+        .map_err(|e| {
+            ApiError::plain(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                crate::ledger::USAGE_UNAVAILABLE,
+                e.to_string(),
+            )
+        })?;
     let counters: Vec<UsageRow> = rows.into_iter().filter(|r| filter.matches(r)).collect();
     Ok(Json(serde_json::json!({
         "counters": counters,

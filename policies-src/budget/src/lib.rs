@@ -4,7 +4,7 @@
 //! For an action matching `actions` (a trailing `*` is a prefix wildcard):
 //!
 //! - no `amount` → deny `amount-required`;
-//! - an amount the host could not count (above 10^15) → deny
+//! - an amount the host could not count (above 9 × 10^9) → deny
 //!   `invalid-amount`;
 //! - the request names a currency other than `currency` (compared
 //!   ASCII-case-insensitively) → deny `currency-mismatch`; a request without
@@ -113,7 +113,7 @@ fn check_limit(key: &str, value: f64) -> Result<f64, ConfigError> {
         return Err(ConfigError::key(
             key,
             format!(
-                "{} is more than the host counts (at most 1e15)",
+                "{} is more than the host counts (at most 9e9)",
                 fmt_amount(value)
             ),
         ));
@@ -273,7 +273,7 @@ impl Policy for Budget {
             Some(a) if a > MAX_CHARGE_AMOUNT => {
                 return Verdict::deny(
                     "invalid-amount",
-                    format!("action `{action}` has an amount above 1e15, more than any budget"),
+                    format!("action `{action}` has an amount above 9e9, more than any budget"),
                 );
             }
             Some(a) => a,
