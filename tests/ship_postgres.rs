@@ -294,7 +294,12 @@ fn max_lag_refuses_decisions_while_postgres_is_down_and_recovers() {
     );
     decide(&server, 0);
     wait_until("caught up", || lag(&server) == 0);
+    assert_eq!(metric(&server, "gavel_ship_up"), Some(1));
     pg.stop();
+    // Noticed while idle, before any record needs shipping.
+    wait_until("the outage shows in gavel_ship_up", || {
+        metric(&server, "gavel_ship_up") == Some(0)
+    });
     // Up to the limit decisions are made; past it, refused (fail closed).
     let mut refused = None;
     for i in 0..12 {

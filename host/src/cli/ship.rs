@@ -30,7 +30,8 @@ pub struct ShipArgs {
     #[arg(long, default_value_t = DEFAULT_BATCH as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     batch: u32,
     /// Ship what is there and exit (non-zero if it could not all be
-    /// shipped); otherwise keep following the log until Ctrl-C.
+    /// shipped); otherwise keep following the log until SIGINT or SIGTERM, then ship
+    /// what is left.
     #[arg(long)]
     once: bool,
     #[command(flatten)]
@@ -100,7 +101,7 @@ pub fn run(args: ShipArgs) -> anyhow::Result<u8> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let shipped = tokio.block_on(async move {
         let running = tokio::spawn(shipper.run(stopped));
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         let _ = stop.send(true);
         running.await
     });
@@ -108,6 +109,25 @@ pub fn run(args: ShipArgs) -> anyhow::Result<u8> {
         Ok(Ok(())) => Ok(0),
         Ok(Err(e)) => Err(hint(e)),
         Err(e) => Err(anyhow::anyhow!("the shipper failed: {e}")),
+    }
+}
+
+/// SIGINT or SIGTERM (Ctrl-C alone if they cannot be registered).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

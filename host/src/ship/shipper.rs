@@ -139,6 +139,11 @@ impl Shipper {
     }
 
     async fn try_step(&mut self) -> Result<usize, ShipError> {
+        if self.sink.as_ref().is_some_and(Sink::is_closed) {
+            // The server went away while idle: notice it now, not at the
+            // next record.
+            self.sink = None;
+        }
         if self.sink.is_none() {
             let sink = Sink::connect(&self.options.target, &self.options.node).await?;
             self.cursor = sink.cursor().await?;
@@ -249,7 +254,7 @@ impl Shipper {
                     if down != Some(e.kind()) {
                         if e.is_fatal() {
                             tracing::error!(
-                                "shipping the decision log as node {node} stopped: {e}; the records stay in the local log"
+                                "shipping the decision log as node {node} is stuck: {e}; retrying every {MAX_BACKOFF:?}, the records stay in the local log"
                             );
                         } else {
                             tracing::warn!(

@@ -118,6 +118,11 @@ impl Sink {
         })
     }
 
+    /// Whether the connection has ended (the server went away).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
     fn fail(&self, what: &str, e: &tokio_postgres::Error) -> ShipError {
         pg_error(&self.target, what, error_text(e))
     }
