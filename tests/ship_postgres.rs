@@ -37,9 +37,10 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Alternately an approve (a small refund) and a deny (a forbidden action).
+/// Alternately a small refund (approved unless a limit escalates it) and a
+/// forbidden action (a deny).
 fn action(i: usize) -> Value {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         json!({"agent_id": "customer-support", "action": "issue_refund", "amount": 10 + i, "currency": "USD"})
     } else {
         json!({"agent_id": "customer-support", "action": "delete_account", "params": {"n": i}})
