@@ -504,8 +504,18 @@ fn a_verified_pin_restarts_without_the_registry_and_refuses_tampered_files() {
         .join("oci")
         .join(hex)
         .join("sensitive_actions.wasm");
+    // Unpacked sets are read-only.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&component).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o444);
     let mut bytes = std::fs::read(&component).unwrap();
     bytes.push(0);
+    std::fs::set_permissions(
+        &component,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     std::fs::write(&component, bytes).unwrap();
     let err = serve_refused(&policies, restored.path(), &["--trust-key", &trusted]);
     assert!(

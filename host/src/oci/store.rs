@@ -308,8 +308,18 @@ pub fn verify_local(dir: &Path, digest: &Digest, keys: &[VerifyingKey]) -> Resul
     Ok(())
 }
 
+/// Write a new file of the store, read-only (mode 0444): a verified set
+/// is not edited in place.
 fn write(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
-    std::fs::write(path, bytes).map_err(|e| OciError::io(path, e))
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(|e| OciError::io(path, e))
 }
 
 /// A temporary directory removed unless renamed away.
