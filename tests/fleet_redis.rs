@@ -343,3 +343,115 @@ fn a_hung_redis_is_a_timeout_and_refused() {
     // The refused request reserved nothing: 1 + 1 spent.
     assert_eq!(budget_taken(&nodes[1].0), 2.0);
 }
+
+/// The budget of POLICIES, escalating past 90% of it.
+const ESCALATING: &str = r#"
+[[policy]]
+name = "budget"
+component = "{shipped}/budget.wasm"
+priority = 95
+[policy.config]
+actions = ["execute_transaction"]
+currency = "USD"
+period = "day"
+escalate_above = 0.9
+per_agent = { financial-advisor = 1000, default = 0 }
+"#;
+
+fn reservations(server: &Server) -> Value {
+    let (status, answer) = server.get("/v1/usage");
+    assert_eq!(status, 200, "{answer}");
+    answer["reservations"].clone()
+}
+
+#[test]
+fn an_escalation_held_on_one_node_is_resolved_through_the_other() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let policies = policy_dir(ESCALATING);
+    let start = |data: &tempfile::TempDir| {
+        Server::start(
+            policies.path(),
+            data.path(),
+            &["--usage", &redis.url()],
+            &[],
+        )
+    };
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (start(&data_a), start(&data_b));
+
+    let spent = a.evaluate(&action("e-850", "execute_transaction", Some(850.0)));
+    assert_eq!(spent["verdict"], "approve", "{spent}");
+    // Past 90%: escalated on A, its 100 held.
+    let held = a.evaluate(&action("e-100", "execute_transaction", Some(100.0)));
+    assert_eq!(held["verdict"], "escalate", "{held}");
+    let id = held["escalation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(budget_taken(&b), 950.0);
+    assert_eq!(
+        reservations(&b),
+        json!({"held": 1, "open": 1, "settled": 0})
+    );
+    // B counts the held reservation: 60 more does not fit.
+    let over = b.evaluate(&action("e-60", "execute_transaction", Some(60.0)));
+    assert_eq!(code(&over), Some("budget-exceeded"), "{over}");
+
+    // Approved through B, which never saw the escalation.
+    let (status, approved) = b.post(
+        &format!("/v1/escalations/{id}/approve"),
+        &json!({"reviewer": "rita", "comment": "known vendor"}),
+    );
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "approved", "{approved}");
+    assert_eq!(
+        reservations(&a),
+        json!({"held": 0, "open": 2, "settled": 0})
+    );
+    // A takes it over: its escalation shows B's resolution.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let on_a = loop {
+        let (status, e) = a.get(&format!("/v1/escalations/{id}"));
+        assert_eq!(status, 200, "{e}");
+        if e["status"] != "pending" {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "A never took it over: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(on_a["status"], "approved", "{on_a}");
+    assert_eq!(on_a["resolution"]["reviewer"], "rita", "{on_a}");
+    assert_eq!(on_a["resolution"]["comment"], "known vendor", "{on_a}");
+    // A second answer, on either node, is a conflict.
+    for node in [&a, &b] {
+        let (status, e) = node.post(
+            &format!("/v1/escalations/{id}/deny"),
+            &json!({"reviewer": "sam"}),
+        );
+        assert_eq!(status, 409, "{e}");
+    }
+    // An unknown id is still unknown.
+    let (status, e) = b.post(
+        "/v1/escalations/esc-0000000000000000/approve",
+        &json!({"reviewer": "sam"}),
+    );
+    assert_eq!(status, 404, "{e}");
+
+    // Denied through B: the held reservation is freed fleet-wide.
+    let second = a.evaluate(&action("e-40", "execute_transaction", Some(40.0)));
+    assert_eq!(second["verdict"], "escalate", "{second}");
+    let id2 = second["escalation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(budget_taken(&b), 990.0);
+    let (status, denied) = b.post(
+        &format!("/v1/escalations/{id2}/deny"),
+        &json!({"reviewer": "rita", "comment": "no"}),
+    );
+    assert_eq!(status, 200, "{denied}");
+    assert_eq!(budget_taken(&a), 950.0);
+    // Each node's log verifies, B's with the resolution it recorded.
+    a.stop();
+    b.stop();
+    for data in [&data_a, &data_b] {
+        let out = common::gavel(&["log", "verify"], data.path(), None);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+}

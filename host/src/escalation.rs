@@ -153,6 +153,10 @@ pub enum EscalationError {
     /// The resolution could not be recorded, so it did not happen.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The fleet's escalations (next to the shared counters) cannot be
+    /// reached, so the resolution did not happen.
+    #[error("the fleet's escalations cannot be reached, so nothing was resolved: {0}")]
+    Unavailable(String),
 }
 
 struct Slot {

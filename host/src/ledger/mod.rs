@@ -41,6 +41,7 @@ pub use check::{
     usage_unavailable,
 };
 pub use counter::{Entry, EntryStatus};
+pub use shared::escalations::Claim;
 pub use shared::link::DEFAULT_TIMEOUT as DEFAULT_USAGE_TIMEOUT;
 pub use shared::{SharedCounters, UsageError};
 pub use usage::UsageRow;
@@ -140,6 +141,10 @@ struct State {
     reserves: u64,
 }
 
+/// Every live counter, and how many reservations are held, open and
+/// settled.
+pub type Snapshot = (Vec<UsageRow>, (u64, u64, u64));
+
 /// Every counter: in memory, backed by the log's `charges` table; or, with
 /// [`SharedCounters`], in Redis, shared by every node.
 #[derive(Debug)]
@@ -166,6 +171,11 @@ impl Ledger {
             shared: Some(counters),
             ..Ledger::new(settle_after)
         }
+    }
+
+    /// The shared counters, when they are in Redis.
+    pub fn shared_counters(&self) -> Option<&SharedCounters> {
+        self.shared.as_ref()
     }
 
     /// The shared counters' server, when the counters are in Redis.
@@ -467,7 +477,7 @@ impl Ledger {
     /// Every live counter (used, reserved and limit) and how many
     /// reservations are held, open and settled, at `now_ms`; an error
     /// when the shared counters cannot be read.
-    pub fn snapshot(&self, now_ms: i64) -> Result<(Vec<UsageRow>, (u64, u64, u64)), UsageError> {
+    pub fn snapshot(&self, now_ms: i64) -> Result<Snapshot, UsageError> {
         match &self.shared {
             Some(shared) => {
                 let counters = shared.counters(now_ms)?;

@@ -77,7 +77,21 @@ impl Runtime {
             comment: comment.to_owned(),
             at_ms: now,
         };
-        self.transition(id, status, resolution)
+        if self.escalations.get(id).is_none() {
+            // Opened by another node of the fleet, perhaps.
+            return self.resolve_foreign(id, status, resolution);
+        }
+        if !self.claim_in_fleet(id, status, &resolution)? {
+            let status = self
+                .escalations
+                .get(id)
+                .map_or(EscalationStatus::Pending, |e| e.status);
+            return Err(EscalationError::NotPending {
+                id: id.to_owned(),
+                status: status.as_str(),
+            });
+        }
+        self.transition(id, status, resolution, true)
     }
 
     /// Expire every pending escalation whose deadline has passed; returns
@@ -100,26 +114,36 @@ impl Runtime {
             comment: String::new(),
             at_ms: now,
         };
-        match self.transition(id, EscalationStatus::Expired, resolution) {
+        // Expiry is a deny: if the fleet cannot be asked, expire anyway.
+        match self.claim_in_fleet(id, EscalationStatus::Expired, &resolution) {
+            Ok(true) | Err(_) => {}
+            Ok(false) => return Ok(None),
+        }
+        match self.transition(id, EscalationStatus::Expired, resolution, true) {
             Ok(e) => Ok(Some(e)),
             Err(EscalationError::NotPending { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn transition(
+    /// Resolve a local escalation. `reserve`: also change its decision's
+    /// reservations (not when another node resolved it and did so).
+    pub(super) fn transition(
         &self,
         id: &str,
         status: EscalationStatus,
         resolution: Resolution,
+        reserve: bool,
     ) -> Result<Escalation, EscalationError> {
         // The escalated decision's reservations: kept (open, settling from
         // now) if approved, freed if denied or expired; changed in the
         // resolution's own transaction.
         let request_id = self.escalations.get(id).map(|e| e.request.request_id);
-        let plan = match (&request_id, status) {
-            (Some(r), EscalationStatus::Approved) => self.ledger.plan_approve(r, resolution.at_ms),
-            (Some(r), EscalationStatus::Denied | EscalationStatus::Expired) => {
+        let plan = match (&request_id, status, reserve) {
+            (Some(r), EscalationStatus::Approved, true) => {
+                self.ledger.plan_approve(r, resolution.at_ms)
+            }
+            (Some(r), EscalationStatus::Denied | EscalationStatus::Expired, true) => {
                 self.ledger.plan_release(r)
             }
             _ => crate::ledger::Plan::default(),

@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 mod controls;
+mod fleet_escalations;
 mod outcome;
 
 pub use outcome::{OutcomeError, OutcomeReport};
@@ -438,6 +439,7 @@ impl Runtime {
                     Appended::Queued => None,
                 };
                 if let Some(escalation) = opened {
+                    self.publish_to_fleet(&escalation);
                     self.escalations.insert(escalation);
                 }
                 if decision.verdict == Verdict::Approve {

@@ -122,6 +122,11 @@ async fn resolve(
             EscalationError::NotPending { .. } => ApiError::conflict(e.to_string()),
             EscalationError::NoReviewer => ApiError::invalid(Some("reviewer"), e.to_string()),
             EscalationError::Log(_) => ApiError::log_unavailable(e),
+            EscalationError::Unavailable(_) => ApiError::plain(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                crate::ledger::USAGE_UNAVAILABLE,
+                e.to_string(),
+            ),
         })?;
     service.metrics.record_escalation(resolved.status.as_str());
     Ok(Json(resolved.to_view()))

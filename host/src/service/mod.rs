@@ -272,6 +272,7 @@ pub async fn expire_escalations_of(runtime: Arc<Runtime>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        sync_fleet_escalations(&runtime).await;
         if runtime.escalations().due(crate::log::now_ms()).is_empty() {
             continue;
         }
@@ -288,11 +289,27 @@ pub async fn expire_escalations_of(runtime: Arc<Runtime>) {
     }
 }
 
+/// Take over what other nodes of the fleet resolved of this node's
+/// pending escalations (with shared counters only).
+async fn sync_fleet_escalations(runtime: &Arc<Runtime>) {
+    if runtime.ledger().shared_counters().is_none() || runtime.escalations().pending() == 0 {
+        return;
+    }
+    let r = runtime.clone();
+    match tokio::task::spawn_blocking(move || r.sync_fleet_escalations()).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!("{n} escalation(s) resolved through another node"),
+        Ok(Err(e)) => tracing::debug!("cannot read the fleet's escalations: {e}"),
+        Err(e) => tracing::error!("cannot read the fleet's escalations: {e}"),
+    }
+}
+
 async fn expire_escalations(service: Shared) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        sync_fleet_escalations(&service.runtime).await;
         if service
             .runtime
             .escalations()

@@ -18,6 +18,7 @@
 //!   instances it holds; one sorted set of live instances by expiry. Keys
 //!   expire when their window can no longer count them.
 
+pub mod escalations;
 pub mod link;
 pub mod reservation;
 
