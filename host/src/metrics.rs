@@ -827,7 +827,11 @@ fn render_ship(out: &mut String, ship: Option<ShipGauges>) {
         "counter",
         "Decision-log records shipped to the central log by this process.",
     );
-    let _ = writeln!(out, "gavel_ship_shipped_records_total {}", ship.shipped_total);
+    let _ = writeln!(
+        out,
+        "gavel_ship_shipped_records_total {}",
+        ship.shipped_total
+    );
     header(
         out,
         "gavel_ship_up",
