@@ -455,3 +455,74 @@ fn an_escalation_held_on_one_node_is_resolved_through_the_other() {
         assert!(out.status.success(), "{}", common::stderr(&out));
     }
 }
+
+/// A prerequisite: a contract only after identity was verified (approved
+/// and reported completed) earlier in the session.
+const PREREQUISITE: &str = r#"
+[[policy]]
+name = "prerequisites"
+component = "{shipped}/prerequisites.wasm"
+priority = 85
+[policy.config.requires]
+send_contract = ["verify_identity"]
+"#;
+
+#[test]
+fn a_prerequisite_met_through_one_node_counts_on_the_other() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let policies = policy_dir(PREREQUISITE);
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |data: &tempfile::TempDir| {
+        Server::start(
+            policies.path(),
+            data.path(),
+            &["--usage", &redis.url()],
+            &[],
+        )
+    };
+    let (a, b) = (start(&data_a), start(&data_b));
+    let in_session = |id: &str, name: &str| {
+        let mut x = action(id, name, None);
+        x["session_id"] = "s-1".into();
+        x
+    };
+    let early = b.evaluate(&in_session("c-0", "send_contract"));
+    assert_eq!(code(&early), Some("prerequisite-missing"), "{early}");
+
+    let verified = a.evaluate(&in_session("v-1", "verify_identity"));
+    assert_eq!(verified["verdict"], "approve", "{verified}");
+    let seq = verified["seq"].as_u64().unwrap();
+    let (status, report) = a.request(
+        "POST",
+        &format!("/v1/decisions/{seq}/outcome"),
+        Some(br#"{"status":"completed"}"#),
+        None,
+    );
+    assert_eq!(status, 200, "{report}");
+    // Completed through A, so B lets the contract through.
+    let contract = b.evaluate(&in_session("c-1", "send_contract"));
+    assert_eq!(contract["verdict"], "approve", "{contract}");
+    // Another session has not verified anything.
+    let mut other = action("c-2", "send_contract", None);
+    other["session_id"] = "s-2".into();
+    let other = b.evaluate(&other);
+    assert_eq!(code(&other), Some("prerequisite-missing"), "{other}");
+
+    // The shared history unreachable: an unknown fact never approves.
+    redis.kill();
+    let unknown = b.evaluate(&in_session("c-3", "send_contract"));
+    assert_eq!(unknown["verdict"], "deny", "{unknown}");
+    assert_eq!(code(&unknown), Some("history-unavailable"), "{unknown}");
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = b.evaluate(&in_session("c-4", "send_contract"));
+        if d["verdict"] == "approve" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {d}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -50,6 +50,30 @@ pub trait HistoryView: Send + Sync + std::fmt::Debug {
     fn completed(&self, subject: &Subject, pattern: &ActionPattern) -> Result<bool, String>;
 }
 
+/// What the host remembers as actions are approved and complete.
+pub trait HistoryRecord: HistoryView {
+    /// Remember an approved action.
+    fn record_approved(&self, act: &ApprovedAction);
+    /// Remember that an approved action completed.
+    fn record_completed(&self, session: &str, action: &str, time_ms: i64);
+    /// Forget a completion (its outcome record could not be written).
+    fn forget_completed(&self, session: &str, action: &str, time_ms: i64);
+}
+
+impl HistoryRecord for Activity {
+    fn record_approved(&self, act: &ApprovedAction) {
+        Activity::record_approved(self, act);
+    }
+
+    fn record_completed(&self, session: &str, action: &str, time_ms: i64) {
+        Activity::record_completed(self, session, action, time_ms);
+    }
+
+    fn forget_completed(&self, session: &str, action: &str, time_ms: i64) {
+        Activity::forget_completed(self, session, action, time_ms);
+    }
+}
+
 /// One approved action.
 #[derive(Debug, Clone)]
 struct Act {

@@ -27,7 +27,7 @@
 mod charge;
 mod check;
 mod counter;
-mod shared;
+pub mod shared;
 mod usage;
 mod window;
 

@@ -25,7 +25,7 @@ use crate::escalation::{
     DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
 };
 use crate::generation::{Generation, Snapshot};
-use crate::history::{Activity, ApprovedAction, HistoryView};
+use crate::history::{Activity, ApprovedAction, HistoryRecord, HistoryView};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
 use crate::ledger::{
     ChargeRecord, DEFAULT_SETTLE_AFTER, Judgement, Ledger, PolicyCharge, Reservation, Who,
@@ -199,7 +199,7 @@ pub struct Runtime {
     escalations: Escalations,
     escalation_timeout: Duration,
     ledger: Ledger,
-    activity: Arc<Activity>,
+    activity: Arc<dyn HistoryRecord>,
     breaker: crate::breaker::Breaker,
     breaker_trips: std::sync::atomic::AtomicU64,
     /// One outcome report at a time (a second for the same decision must
@@ -266,7 +266,12 @@ impl Runtime {
                 options.settle_after,
             ),
         };
-        let activity = Arc::new(Activity::rebuild(log.database(), &escalations, now_ms())?);
+        // Shared counters bring a shared history: what an agent did through
+        // any node counts on every node.
+        let activity: Arc<dyn HistoryRecord> = match ledger.shared_counters() {
+            Some(shared) => Arc::new(crate::history::SharedActivity::new(shared.link())),
+            None => Arc::new(Activity::rebuild(log.database(), &escalations, now_ms())?),
+        };
         let redaction_key = keys::load_or_create_secret(&data_dir.join(keys::REDACTION_KEY_FILE))?;
         let number = log.last_generation() + 1;
         let first = match build(
@@ -471,7 +476,7 @@ impl Runtime {
     }
 
     /// The history policies read.
-    pub fn activity(&self) -> &Arc<Activity> {
+    pub fn activity(&self) -> &Arc<dyn HistoryRecord> {
         &self.activity
     }
 

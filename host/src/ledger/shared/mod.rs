@@ -28,7 +28,7 @@ use crate::history::Scope;
 use link::RedisLink;
 use redis::Script;
 use serde::{Deserialize, Serialize};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The key prefix of every key Gavel writes.
@@ -182,7 +182,7 @@ pub struct Held {
 /// The counters in Redis.
 #[derive(Debug)]
 pub struct SharedCounters {
-    link: RedisLink,
+    link: Arc<RedisLink>,
     /// Attempts to void once the server answers again.
     voids: Mutex<Vec<Void>>,
 }
@@ -207,9 +207,14 @@ impl SharedCounters {
         let info = client.get_connection_info();
         let shown = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
         Ok(SharedCounters {
-            link: RedisLink::new(client, shown, timeout),
+            link: Arc::new(RedisLink::new(client, shown, timeout)),
             voids: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The connections, for the shared history on the same server.
+    pub fn link(&self) -> Arc<RedisLink> {
+        self.link.clone()
     }
 
     /// The server, as messages name it (no password).
