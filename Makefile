@@ -16,7 +16,7 @@ WASM_OUT := policies-src/target/wasm32-wasip2/release
 # rebuild from unchanged sources gives the same bytes (and digests).
 POLICY_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/gavel --remap-path-prefix=$(HOME)/.cargo=/cargo --remap-path-prefix=$(HOME)/.rustup=/rustup
 
-.PHONY: all build run test mcp-deps c-toolchain lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
+.PHONY: all build run test mcp-deps c-toolchain fleet-services lint policies wasm-target bench bench-build bench-cedar-build bench-quick bench-quick-cedar bench-micro ci clean-data
 
 all: build
 
@@ -41,6 +41,21 @@ c-toolchain:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 >/dev/null; }
 
+# The engines a fleet runs on, which the fleet tests start on loopback:
+# Redis (shared counters), PostgreSQL 15 (the shipped log) and Docker's
+# registry 2.8 (signed policy sets). Debian's packages, installed if
+# missing; the registry is only extracted (its package would start a
+# service with auth on all interfaces), to /opt/docker-registry.
+REGISTRY_DIR := /opt/docker-registry
+fleet-services:
+	@command -v redis-server >/dev/null && [ -x /usr/lib/postgresql/15/bin/initdb ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    redis-server postgresql-15 >/dev/null; }
+	@command -v docker-registry >/dev/null || [ -x $(REGISTRY_DIR)/usr/bin/docker-registry ] || \
+	  { tmp=$$(mktemp -d) && (cd $$tmp && apt-get download -qq docker-registry 2>/dev/null || \
+	    { apt-get update -qq && apt-get download -qq docker-registry; }) && \
+	    dpkg -x $$tmp/docker-registry_*.deb $(REGISTRY_DIR) && rm -rf $$tmp; }
+
 # The Python MCP SDK (client and upstream of the MCP gateway's tests and
 # README examples), installed if missing, at the version the tests pin.
 mcp-deps:
@@ -48,7 +63,7 @@ mcp-deps:
 
 # Host and SDK tests, the policies' native unit tests, then every policy's
 # case files through `gavel test` against the built components.
-test: build mcp-deps c-toolchain wasm-target
+test: build mcp-deps c-toolchain wasm-target fleet-services
 	$(CARGO) test --release --locked --workspace
 	cd policies-src && $(CARGO) test --release --locked
 	$(GAVEL) test policies-src --policies policies-wasm --data-dir $(DATA) --quiet
