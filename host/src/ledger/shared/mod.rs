@@ -20,16 +20,20 @@
 
 pub mod escalations;
 pub mod link;
+mod meta;
 pub mod reservation;
+mod stored_entry;
+mod void;
 
 use super::charge::{Charge, Window, units};
-use super::counter::{Counter, Entry, EntryStatus, Stored};
-use crate::history::Scope;
+use super::counter::{Counter, Entry};
 use link::RedisLink;
+pub use meta::CounterMeta;
 use redis::Script;
-use serde::{Deserialize, Serialize};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
+use stored_entry::{decode, encode};
+use void::Void;
 
 /// The key prefix of every key Gavel writes.
 pub const KEY_PREFIX: &str = "gavel:v1:";
@@ -44,24 +48,6 @@ const MAX_LISTED: usize = 10_000;
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("reserve.lua")));
 static CHANGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("change.lua")));
 static ENTRIES: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("entries.lua")));
-static VOID: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("void.lua")));
-
-/// How long the mark of a voided attempt lives: longer than any reply
-/// could be late, once the server answers again.
-const VOID_MARK_MS: u64 = 600_000;
-
-/// Most attempts waiting to be voided (the oldest are dropped past it,
-/// and their reservations count until their windows end).
-const MAX_PENDING_VOIDS: usize = 10_000;
-
-/// A reserve attempt whose answer never came: it may have run.
-#[derive(Debug, Clone)]
-struct Void {
-    request_id: String,
-    attempt: String,
-    instances: Vec<String>,
-}
-
 /// Why the shared counters could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
@@ -89,56 +75,6 @@ pub enum UsageError {
         /// Its answer.
         reason: String,
     },
-}
-
-/// What the descriptor of a counter instance holds (for `gavel usage`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CounterMeta {
-    counter: String,
-    kind: super::ChargeKind,
-    scope: Scope,
-    subject: String,
-    window: Window,
-    start_ms: i64,
-    end_ms: i64,
-    limit: f64,
-}
-
-impl CounterMeta {
-    fn new(c: &Charge, subject: &str, start_ms: i64, end_ms: i64) -> Self {
-        CounterMeta {
-            counter: c.counter.clone(),
-            kind: c.kind,
-            scope: c.scope,
-            subject: subject.to_owned(),
-            window: c.window.clone(),
-            start_ms,
-            end_ms,
-            limit: c.limit,
-        }
-    }
-
-    fn stored(&self, instance: &str, request_id: &str, entry: Entry) -> Stored {
-        Stored {
-            instance: instance.to_owned(),
-            request_id: request_id.to_owned(),
-            counter: self.counter.clone(),
-            kind: self.kind,
-            scope: self.scope,
-            subject: self.subject.clone(),
-            window: self.window.clone(),
-            start_ms: self.start_ms,
-            end_ms: self.end_ms,
-            limit: self.limit,
-            entry,
-        }
-    }
-
-    /// The counter kind.
-    pub fn kind(&self) -> super::ChargeKind {
-        self.kind
-    }
 }
 
 /// One charge of a decision, resolved to its counter instance.
@@ -302,64 +238,6 @@ impl SharedCounters {
         self.parse_reserve(&out, planned.len())
     }
 
-    fn pend(&self, void: Void) {
-        let mut voids = self.voids.lock().unwrap_or_else(PoisonError::into_inner);
-        if voids.len() >= MAX_PENDING_VOIDS {
-            voids.remove(0);
-            tracing::warn!(
-                "too many reserve attempts wait to be voided; the oldest one's reservations count until their windows end"
-            );
-        }
-        voids.push(void);
-    }
-
-    /// Void the attempts whose answers were lost, now that the server may
-    /// answer again; those that still fail wait for the next time.
-    fn void_pending(&self) {
-        let pending =
-            std::mem::take(&mut *self.voids.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut left = Vec::new();
-        let mut failed = false;
-        for void in pending {
-            if failed {
-                left.push(void);
-                continue;
-            }
-            let mut inv = VOID.prepare_invoke();
-            inv.key(void_key(&void.attempt))
-                .key(request_key(&void.request_id))
-                .arg(&void.request_id)
-                .arg(&void.attempt)
-                .arg(VOID_MARK_MS);
-            for i in &void.instances {
-                inv.key(instance_key("z:", i))
-                    .key(instance_key("e:", i))
-                    .key(instance_key("m:", i))
-                    .arg(i);
-            }
-            match self.link.with(|con| inv.invoke::<i64>(con)) {
-                Ok(dropped) => {
-                    if dropped > 0 {
-                        tracing::warn!(
-                            request_id = %void.request_id,
-                            dropped,
-                            "a reservation whose answer was lost ran after all; it was taken back"
-                        );
-                    }
-                }
-                Err(_) => {
-                    failed = true;
-                    left.push(void);
-                }
-            }
-        }
-        if !left.is_empty() {
-            let mut voids = self.voids.lock().unwrap_or_else(PoisonError::into_inner);
-            left.append(&mut voids);
-            *voids = left;
-        }
-    }
-
     fn parse_reserve(&self, out: &[String], n: usize) -> Result<(bool, Vec<Seen>), UsageError> {
         let bad = || UsageError::Refused {
             server: self.server().to_owned(),
@@ -498,63 +376,25 @@ impl SharedCounters {
     }
 }
 
-fn index_key() -> String {
+pub(super) fn index_key() -> String {
     format!("{KEY_PREFIX}instances")
 }
 
-fn void_key(attempt: &str) -> String {
+pub(super) fn void_key(attempt: &str) -> String {
     format!("{KEY_PREFIX}void:{attempt}")
 }
 
-fn request_key(request_id: &str) -> String {
+pub(super) fn request_key(request_id: &str) -> String {
     format!("{KEY_PREFIX}r:{request_id}")
 }
 
-fn instance_key(part: &str, instance: &str) -> String {
+pub(super) fn instance_key(part: &str, instance: &str) -> String {
     format!("{KEY_PREFIX}{part}{instance}")
-}
-
-/// `units:status:settle_at_ms`.
-fn encode(e: &Entry) -> String {
-    let status = match e.status {
-        EntryStatus::Held => 'h',
-        EntryStatus::Open => 'o',
-        EntryStatus::Final => 'f',
-    };
-    format!("{}:{status}:{}", e.units, e.settle_at_ms)
-}
-
-fn decode(value: &str, time_ms: i64) -> Option<Entry> {
-    let mut parts = value.split(':');
-    let units = parts.next()?.parse().ok()?;
-    let status = match parts.next()? {
-        "h" => EntryStatus::Held,
-        "o" => EntryStatus::Open,
-        "f" => EntryStatus::Final,
-        _ => return None,
-    };
-    let settle_at_ms = parts.next()?.parse().ok()?;
-    // The attempt that made it, if any: letters and digits.
-    if let Some(attempt) = parts.next()
-        && (attempt.is_empty() || !attempt.bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
-        return None;
-    }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(Entry {
-        time_ms,
-        units,
-        status,
-        settle_at_ms,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn urls_are_checked() {
@@ -574,20 +414,6 @@ mod tests {
             if let Ok(s) = opened {
                 assert!(!s.server().contains("secret"), "{}", s.server());
             }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn entries_round_trip(units in any::<i64>(), settle in any::<i64>(), time in any::<i64>(), s in 0u8..3) {
-            let status = [EntryStatus::Held, EntryStatus::Open, EntryStatus::Final][usize::from(s)];
-            let e = Entry { time_ms: time, units, status, settle_at_ms: settle };
-            prop_assert_eq!(decode(&encode(&e), time), Some(e));
-        }
-
-        #[test]
-        fn stored_entries_never_panic(text in ".{0,40}") {
-            let _ = decode(&text, 0);
         }
     }
 }
