@@ -463,6 +463,9 @@ async fn http_client(
     token: Option<&str>,
     stderr: &Path,
 ) -> Result<Client, crate::Error> {
+    // rmcp's HTTP client is reqwest on rustls, whose crypto provider is
+    // installed once per process (ring, as in the gateway).
+    gavel::tls::init();
     let mut config = StreamableHttpClientTransportConfig::with_uri(url);
     if let Some(token) = token {
         config = config.auth_header(token);
