@@ -17,11 +17,12 @@ use gavel::{ArtifactCache, Decision, PolicyEngine, PolicySet, Request, Verdict};
 use std::path::Path;
 use tempfile::TempDir;
 
-/// The limits of the benchmark's stateful set: budgets of 10^12 per agent
+/// The limits of the benchmark's stateful set: budgets of 9 × 10^9 (the
+/// most the host counts) per agent
 /// and for the fleet, and rates at the rate-limit policy's largest limit
 /// (100,000 per window).
 pub const BIG_LIMITS: BigLimits = BigLimits {
-    amount: 1_000_000_000_000,
+    amount: 9_000_000_000,
     count: 100_000,
 };
 
