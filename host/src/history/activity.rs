@@ -220,6 +220,33 @@ fn window_i64(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// Where a question's window starts (it ends at the decision time), once
+/// the window is checked; every history store asks the same way.
+pub(super) fn window_start(subject: &Subject, window_ms: u64) -> Result<i64, String> {
+    if window_ms == 0 || window_ms > MAX_FACT_WINDOW_MS {
+        return Err(format!(
+            "window-ms {window_ms} is outside 1..={MAX_FACT_WINDOW_MS} (31 days)"
+        ));
+    }
+    Ok(subject.now_ms.saturating_sub(window_i64(window_ms)))
+}
+
+/// The id a question's scope picks from the request (`*` for the fleet).
+pub(super) fn scope_subject(subject: &Subject, scope: Scope) -> Result<String, String> {
+    Ok(match scope {
+        Scope::Fleet => "*".to_owned(),
+        Scope::Agent => identifier_key(&subject.agent),
+        Scope::Session => subject
+            .session
+            .clone()
+            .ok_or("the request has no session_id, which scope `session` needs")?,
+        Scope::User => subject
+            .user
+            .clone()
+            .ok_or("the request has no user_id, which scope `user` needs")?,
+    })
+}
+
 impl HistoryView for Activity {
     fn approved(
         &self,
@@ -228,12 +255,7 @@ impl HistoryView for Activity {
         pattern: &ActionPattern,
         window_ms: u64,
     ) -> Result<Tally, String> {
-        if window_ms == 0 || window_ms > MAX_FACT_WINDOW_MS {
-            return Err(format!(
-                "window-ms {window_ms} is outside 1..={MAX_FACT_WINDOW_MS} (31 days)"
-            ));
-        }
-        let start = subject.now_ms.saturating_sub(window_i64(window_ms));
+        let start = window_start(subject, window_ms)?;
         let inner = self.read();
         if start < inner.horizon_ms {
             return Err(format!(
@@ -243,23 +265,7 @@ impl HistoryView for Activity {
         }
         let acts = match scope {
             Scope::Fleet => Some(&inner.fleet),
-            Scope::Agent => inner
-                .scoped
-                .get(&(Scope::Agent, identifier_key(&subject.agent))),
-            Scope::Session => {
-                let session = subject
-                    .session
-                    .clone()
-                    .ok_or("the request has no session_id, which scope `session` needs")?;
-                inner.scoped.get(&(Scope::Session, session))
-            }
-            Scope::User => {
-                let user = subject
-                    .user
-                    .clone()
-                    .ok_or("the request has no user_id, which scope `user` needs")?;
-                inner.scoped.get(&(Scope::User, user))
-            }
+            _ => inner.scoped.get(&(scope, scope_subject(subject, scope)?)),
         };
         let mut tally = Tally::default();
         for act in acts.into_iter().flat_map(|a| a.iter().rev()) {

@@ -10,7 +10,9 @@
 //! - A question Redis cannot answer is an error to the policy (which fails
 //!   closed on it), never an empty answer.
 
-use super::activity::{ApprovedAction, HistoryRecord, HistoryView, Subject};
+use super::activity::{
+    ApprovedAction, HistoryRecord, HistoryView, Subject, scope_subject, window_start,
+};
 use super::fact::{MAX_FACT_WINDOW_MS, Scope, Tally};
 use crate::action_pattern::ActionPattern;
 use crate::identifier::identifier_key;
@@ -44,22 +46,6 @@ impl SharedActivity {
     /// On the shared counters' link.
     pub fn new(link: Arc<RedisLink>) -> Self {
         SharedActivity { link }
-    }
-
-    fn keys_of(&self, subject: &Subject, scope: Scope) -> Result<String, String> {
-        let id = match scope {
-            Scope::Fleet => "*".to_owned(),
-            Scope::Agent => identifier_key(&subject.agent),
-            Scope::Session => subject
-                .session
-                .clone()
-                .ok_or("the request has no session_id, which scope `session` needs")?,
-            Scope::User => subject
-                .user
-                .clone()
-                .ok_or("the request has no user_id, which scope `user` needs")?,
-        };
-        Ok(approved_key(scope, &id))
     }
 }
 
@@ -143,15 +129,8 @@ impl HistoryView for SharedActivity {
         pattern: &ActionPattern,
         window_ms: u64,
     ) -> Result<Tally, String> {
-        if window_ms == 0 || window_ms > MAX_FACT_WINDOW_MS {
-            return Err(format!(
-                "window-ms {window_ms} is outside 1..={MAX_FACT_WINDOW_MS} (31 days)"
-            ));
-        }
-        let key = self.keys_of(subject, scope)?;
-        let start = subject
-            .now_ms
-            .saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
+        let start = window_start(subject, window_ms)?;
+        let key = approved_key(scope, &scope_subject(subject, scope)?);
         let members: Vec<String> = self
             .link
             .with(|con| {
