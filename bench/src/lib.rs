@@ -17,6 +17,8 @@
 //! - [`stateful_chain`]: the shipped stateful set deciding with memory
 //!   and no log; [`memory_figures`] and [`dispatch_scaling`]: what memory
 //!   and interest dispatch cost;
+//! - [`log_writer`]: the decision log writer's own throughput, without
+//!   policies;
 //! - [`call_cost`] and [`rules_scaling`]: one policy in every authoring
 //!   language, and `rules.wasm` with 1, 10 and 100 rules;
 //! - [`mcp_overhead`]: what the MCP gateway adds to a tool call, and the
@@ -34,6 +36,7 @@ pub mod facts;
 pub mod fixture;
 pub mod gavel_peer;
 pub mod latency;
+pub mod log_writer;
 pub mod mcp_overhead;
 pub mod memory;
 pub mod memory_figures;

@@ -3,8 +3,8 @@
 
 use crate::latency::SHORT_PARAMS;
 use crate::{
-    call_cost, comparison, mcp_overhead, memory, memory_figures, rules_scaling, scaling, startup,
-    throughput, workload,
+    call_cost, comparison, log_writer, mcp_overhead, memory, memory_figures, rules_scaling,
+    scaling, startup, throughput, workload,
 };
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ struct Budget {
     cold_loads: usize,
     cached_loads: usize,
     throughput: Duration,
+    /// Figure 3b: time per row.
+    log_writer: Duration,
     startup_runs: usize,
     scaling: Duration,
     /// Figure 7.
@@ -49,6 +51,7 @@ impl Budget {
                 cold_loads: 1,
                 cached_loads: 1,
                 throughput: Duration::from_millis(150),
+                log_writer: Duration::from_millis(200),
                 startup_runs: 1,
                 scaling: Duration::from_millis(30),
                 memory: memory_figures::Budget {
@@ -69,6 +72,7 @@ impl Budget {
                 cold_loads: 3,
                 cached_loads: 7,
                 throughput: Duration::from_secs(3),
+                log_writer: Duration::from_secs(3),
                 startup_runs: 7,
                 scaling: Duration::from_secs(1),
                 memory: memory_figures::Budget {
@@ -151,6 +155,8 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
         budget.throughput.as_secs_f64()
     );
     md.push_str(&throughput::run(dir, short.clone(), budget.throughput)?);
+    let _ = writeln!(md, "\n## 3b. The decision log writer alone\n");
+    md.push_str(&log_writer::run(dir, &short, budget.log_writer)?);
     let _ = writeln!(
         md,
         "\n## 4. Cold start and hot reload (the four shipped policies)\n"
@@ -181,7 +187,7 @@ fn method() -> String {
         "- **Harness.** `bench/` (crate `gavel-bench`). `make bench` builds it twice: with `--features cedar` for figure 1 (`gavel-bench peers`), and without for the rest (`gavel-bench report`), because `cedar-policy` turns on `serde_json`'s `preserve_order` for every crate in its build, Gavel's host included; the figures that write the log come from the build as shipped.\n\
 - **Cross-check first.** Before figure 1 times anything, every peer decides the whole workload and must give Gavel's verdict and deciding reason code on every action; one difference and the run fails.\n\
 - **Peers.** *native*: the four policies as plain Rust functions with Gavel's evaluation order, no sandbox (the floor). *cedar*: `cedar-policy`, the policies as Cedar permit/forbid rules over an entity store of agents and action groups. *rego*: `regorus`, the policies in Rego with one prepared engine reused. Cedar and Rego cannot compute a New York local time or run the PII scanner, so the harness does (the pii-egress policy's own scanner, compiled natively) and passes the results in the request context; that work is inside their times.\n\
-- **Gavel.** `PolicySet::evaluate` on the four stateless shipped policies (`bench/stateless/`, components from `policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`. Figure 7 adds the seven-policy shipped set (`policies-wasm/`, with budgets, rate limits and prerequisites) with memory, without and with the log. Figure 8 runs `gavel mcp-gateway` (the release binary beside `gavel-bench`) as a separate process, in front of a trivial upstream served by `gavel-bench mcp-upstream`.\n\
+- **Gavel.** `PolicySet::evaluate` on the four stateless shipped policies (`bench/stateless/`, components from `policies-wasm/`): *warm* reuses a pooled instance per policy; *fresh* instantiates every policy for every decision and drops it. Both under the shipped limits (fuel, memory cap, epoch deadline). Figure 1 and 6 have no log; figure 3 is the full `Runtime::decide`, and figure 3b the log's `DecisionLog::append` alone, on events made beforehand. Figure 7 adds the seven-policy shipped set (`policies-wasm/`, with budgets, rate limits and prerequisites) with memory, without and with the log. Figure 8 runs `gavel mcp-gateway` (the release binary beside `gavel-bench`) as a separate process, in front of a trivial upstream served by `gavel-bench mcp-upstream`.\n\
 - **Timing.** `std::time::Instant` around each call; an untimed warm-up first. Short actions are those whose params serialize to at most {SHORT_PARAMS} bytes of JSON.\n"
     )
 }
