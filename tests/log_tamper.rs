@@ -22,8 +22,8 @@ use common::Rng;
 use common::root;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use gavel::log::{
-    BY_AGENT, BY_TIME, CHECKPOINTS, Checkpoint, LOG_FILE, LogEntry, LogEvent, META, RECORDS,
-    VerifyReport, keys,
+    AGENT_BATCHES, BATCH_TIMES, CHECKPOINTS, Checkpoint, LOG_FILE, LogEntry, LogEvent, META,
+    RECORDS, VerifyReport, keys,
 };
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -103,6 +103,74 @@ fn stored_hash(value: &[u8]) -> [u8; 32] {
     value[..32].try_into().unwrap()
 }
 
+/// The agent index's seq lists, as an attacker who knows the format reads
+/// them: LEB128 deltas from one before the commit's first seq.
+fn decode_deltas(first: u64, bytes: &[u8]) -> Vec<u64> {
+    let (mut out, mut previous, mut n, mut shift) = (Vec::new(), first - 1, 0u64, 0);
+    for b in bytes {
+        n |= u64::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            previous += n;
+            out.push(previous);
+            (n, shift) = (0, 0);
+        }
+    }
+    out
+}
+
+fn encode_deltas(first: u64, seqs: &[u64]) -> Vec<u8> {
+    let (mut out, mut previous) = (Vec::new(), first - 1);
+    for &seq in seqs {
+        let mut d = seq - previous;
+        previous = seq;
+        loop {
+            let b = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    out
+}
+
+/// Replace both indexes with the given content, each agent's seqs listed
+/// under the commit that holds them.
+fn write_indexes(
+    p: &Pristine,
+    txn: &WriteTransaction,
+    agents: &BTreeSet<(String, u64)>,
+    commits: &[(u64, i64, i64)],
+) {
+    let mut table = txn.open_table(AGENT_BATCHES).unwrap();
+    table.retain(|_, _| false).unwrap();
+    let mut lists: std::collections::BTreeMap<(String, u64), Vec<u64>> = Default::default();
+    for (agent, seq) in agents {
+        lists
+            .entry((agent.clone(), p.commit_of(*seq)))
+            .or_default()
+            .push(*seq);
+    }
+    for ((agent, first), seqs) in &lists {
+        table
+            .insert(
+                (agent.as_str(), *first),
+                encode_deltas(*first, seqs).as_slice(),
+            )
+            .unwrap();
+    }
+    let mut table = txn.open_table(BATCH_TIMES).unwrap();
+    table.retain(|_, _| false).unwrap();
+    for (first, min, max) in commits {
+        let mut v = min.to_be_bytes().to_vec();
+        v.extend_from_slice(&max.to_be_bytes());
+        table.insert(*first, v.as_slice()).unwrap();
+    }
+}
+
 fn gavel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gavel"))
 }
@@ -177,8 +245,10 @@ struct Pristine {
     records: Vec<Vec<u8>>,
     /// Stored checkpoints (size, JSON).
     checkpoints: Vec<(u64, Vec<u8>)>,
-    by_agent: BTreeSet<(String, u64)>,
-    by_time: BTreeSet<(i64, u64)>,
+    /// The agent index, expanded: (agent, seq) of every decision.
+    agents: BTreeSet<(String, u64)>,
+    /// The time index: (first seq, least time, greatest time) per commit.
+    commits: Vec<(u64, i64, i64)>,
 }
 
 impl Pristine {
@@ -188,6 +258,23 @@ impl Pristine {
 
     fn record(&self, seq: u64) -> &[u8] {
         &self.records[(seq - 1) as usize]
+    }
+
+    /// Record `seq`'s log time.
+    fn time(&self, seq: u64) -> i64 {
+        LogEntry::from_bytes(&self.record(seq)[32..])
+            .unwrap()
+            .time_ms
+    }
+
+    /// The first seq of the commit holding `seq` (the last commit for a
+    /// seq past the end).
+    fn commit_of(&self, seq: u64) -> u64 {
+        self.commits
+            .iter()
+            .rev()
+            .find(|c| c.0 <= seq)
+            .map_or(1, |c| c.0)
     }
 
     fn stored_checkpoints(&self) -> Vec<Checkpoint> {
@@ -271,24 +358,27 @@ fn build_pristine() -> Pristine {
             (k.value(), v.value().to_vec())
         })
         .collect();
-    let by_agent = read
-        .open_table(BY_AGENT)
+    let commits: Vec<(u64, i64, i64)> = read
+        .open_table(BATCH_TIMES)
         .unwrap()
         .iter()
         .unwrap()
         .map(|item| {
-            let (k, _) = item.unwrap();
-            let (agent, seq) = k.value();
-            (agent.to_owned(), seq)
+            let (k, v) = item.unwrap();
+            let v = v.value();
+            let min = i64::from_be_bytes(v[..8].try_into().unwrap());
+            let max = i64::from_be_bytes(v[8..16].try_into().unwrap());
+            (k.value(), min, max)
         })
         .collect();
-    let by_time = read
-        .open_table(BY_TIME)
-        .unwrap()
-        .iter()
-        .unwrap()
-        .map(|item| item.unwrap().0.value())
-        .collect();
+    let mut agents = BTreeSet::new();
+    for item in read.open_table(AGENT_BATCHES).unwrap().iter().unwrap() {
+        let (k, v) = item.unwrap();
+        let (agent, first) = k.value();
+        for seq in decode_deltas(first, v.value()) {
+            assert!(agents.insert((agent.to_owned(), seq)), "listed once");
+        }
+    }
     drop(read);
     drop(db);
 
@@ -300,8 +390,8 @@ fn build_pristine() -> Pristine {
         key,
         records,
         checkpoints,
-        by_agent,
-        by_time,
+        agents,
+        commits,
     };
 
     // The log is what the tests need: both kinds of records, several
@@ -334,8 +424,13 @@ fn build_pristine() -> Pristine {
     );
     assert_eq!(p.exported.size, n);
     assert_eq!(p.exported.head, hex::encode(previous));
-    assert_eq!(p.by_agent.len() as u64, n - 1);
-    assert_eq!(p.by_time.len() as u64, n);
+    assert_eq!(p.agents.len() as u64, n - 1);
+    assert_eq!(
+        p.commits.first().map(|c| c.0),
+        Some(1),
+        "compact indexes only"
+    );
+    assert!(p.commits.len() > 1, "{} commits", p.commits.len());
 
     let db = ReadOnlyDatabase::open(p.data.join(LOG_FILE)).unwrap();
     let report = gavel::log::verify(&db, &p.key, std::slice::from_ref(&p.exported)).unwrap();
@@ -512,18 +607,21 @@ fn truncate(p: &Pristine, txn: &WriteTransaction, from: u64) {
     for seq in from..=p.n() {
         records.remove(seq).unwrap().unwrap();
     }
-    let mut by_agent = txn.open_table(BY_AGENT).unwrap();
-    for (agent, seq) in &p.by_agent {
-        if *seq >= from {
-            by_agent.remove((agent.as_str(), *seq)).unwrap().unwrap();
-        }
+    let agents: BTreeSet<(String, u64)> = p
+        .agents
+        .iter()
+        .filter(|(_, seq)| *seq < from)
+        .cloned()
+        .collect();
+    // The commits that remain, the last one's time range recomputed.
+    let mut commits: Vec<(u64, i64, i64)> =
+        p.commits.iter().filter(|c| c.0 < from).copied().collect();
+    if let Some(last) = commits.last_mut() {
+        let times = (last.0..from).map(|seq| p.time(seq));
+        last.1 = times.clone().min().unwrap();
+        last.2 = times.max().unwrap();
     }
-    let mut by_time = txn.open_table(BY_TIME).unwrap();
-    for (time, seq) in &p.by_time {
-        if *seq >= from {
-            by_time.remove((*time, *seq)).unwrap().unwrap();
-        }
-    }
+    write_indexes(p, txn, &agents, &commits);
     let mut checkpoints = txn.open_table(CHECKPOINTS).unwrap();
     for (size, _) in &p.checkpoints {
         if *size >= from {
@@ -818,87 +916,85 @@ fn altered_exported_checkpoint_is_caught() {
 fn altered_index_entry_is_caught() {
     let p = pristine();
     let mut rng = Rng::for_kind("altered index entry");
-    let agents: Vec<&(String, u64)> = p.by_agent.iter().collect();
-    let times: Vec<&(i64, u64)> = p.by_time.iter().collect();
+    let agents: Vec<&(String, u64)> = p.agents.iter().collect();
     let mut t = 0;
     while t < trials() {
-        let mut after_agent = p.by_agent.clone();
-        let mut after_time = p.by_time.clone();
-        let what = if rng.chance(2) {
+        let mut after_agents = p.agents.clone();
+        let mut after_commits = p.commits.clone();
+        let (what, expected) = if rng.chance(2) {
             let (agent, seq) = agents[rng.index(agents.len())].clone();
-            match rng.index(4) {
+            let what = match rng.index(4) {
                 0 => {
-                    after_agent.remove(&(agent.clone(), seq));
-                    format!("by_agent ({agent}, {seq}) removed")
+                    after_agents.remove(&(agent.clone(), seq));
+                    format!("agent entry ({agent}, {seq}) removed")
                 }
                 1 => {
                     let other = AGENTS.iter().find(|a| **a != agent).unwrap().to_string();
-                    after_agent.remove(&(agent.clone(), seq));
-                    after_agent.insert((other.clone(), seq));
-                    format!("by_agent ({agent}, {seq}) now names {other}")
+                    after_agents.remove(&(agent.clone(), seq));
+                    after_agents.insert((other.clone(), seq));
+                    format!("agent entry ({agent}, {seq}) now names {other}")
                 }
                 2 => {
                     let to = rng.range(1, p.n() + 3);
-                    after_agent.remove(&(agent.clone(), seq));
-                    after_agent.insert((agent.clone(), to));
-                    format!("by_agent ({agent}, {seq}) moved to {to}")
+                    after_agents.remove(&(agent.clone(), seq));
+                    after_agents.insert((agent.clone(), to));
+                    format!("agent entry ({agent}, {seq}) moved to {to}")
                 }
                 _ => {
                     let s = rng.range(1, p.n() + 3);
                     let bogus = format!("ghost-{}", rng.next() % 1000);
-                    after_agent.insert((bogus.clone(), s));
-                    format!("by_agent ({bogus}, {s}) inserted")
+                    after_agents.insert((bogus.clone(), s));
+                    format!("agent entry ({bogus}, {s}) inserted")
                 }
-            }
+            };
+            // The first bad entry is the smallest seq whose entries differ.
+            let changed = after_agents
+                .symmetric_difference(&p.agents)
+                .map(|(_, s)| *s)
+                .min();
+            let Some(expected) = changed else {
+                // The draw left the index as it was; redraw.
+                continue;
+            };
+            (what, expected)
         } else {
-            let (time, seq) = *times[rng.index(times.len())];
-            match rng.index(3) {
+            let i = rng.index(after_commits.len());
+            let (first, min, max) = after_commits[i];
+            let d = rng.range(1, 100_000) as i64;
+            let what = match rng.index(5) {
                 0 => {
-                    after_time.remove(&(time, seq));
-                    format!("by_time ({time}, {seq}) removed")
+                    after_commits[i].1 = min + d;
+                    format!("commit {first}'s least time raised by {d}")
                 }
                 1 => {
-                    let d = rng.range(1, 100_000) as i64;
-                    let to = if rng.chance(2) { time + d } else { time - d };
-                    after_time.remove(&(time, seq));
-                    after_time.insert((to, seq));
-                    format!("by_time ({time}, {seq}) now says {to}")
+                    after_commits[i].1 = min - d;
+                    format!("commit {first}'s least time lowered by {d}")
+                }
+                2 => {
+                    after_commits[i].2 = max - d;
+                    format!("commit {first}'s greatest time lowered by {d}")
+                }
+                3 => {
+                    after_commits[i].2 = max + d;
+                    format!("commit {first}'s greatest time raised by {d}")
                 }
                 _ => {
-                    let s = rng.range(1, p.n() + 3);
-                    let at = time + rng.range(1, 1000) as i64;
-                    after_time.insert((at, s));
-                    format!("by_time ({at}, {s}) inserted")
+                    after_commits.remove(0);
+                    "the first commit's time entry removed".to_owned()
                 }
-            }
-        };
-        // The first bad entry is the smallest seq whose entries differ.
-        let changed: BTreeSet<u64> = after_agent
-            .symmetric_difference(&p.by_agent)
-            .map(|(_, s)| *s)
-            .chain(after_time.symmetric_difference(&p.by_time).map(|(_, s)| *s))
-            .collect();
-        let Some(&expected) = changed.first() else {
-            // The draw happened to leave the index as it was; redraw.
-            continue;
+            };
+            // A removed first commit leaves its records in no index.
+            (
+                what,
+                if after_commits.len() < p.commits.len() {
+                    1
+                } else {
+                    first
+                },
+            )
         };
         let trial = Trial::new(p);
-        trial.tamper(|txn| {
-            let mut table = txn.open_table(BY_AGENT).unwrap();
-            for (a, s) in &p.by_agent {
-                table.remove((a.as_str(), *s)).unwrap();
-            }
-            for (a, s) in &after_agent {
-                table.insert((a.as_str(), *s), ()).unwrap();
-            }
-            let mut table = txn.open_table(BY_TIME).unwrap();
-            for k in &p.by_time {
-                table.remove(*k).unwrap();
-            }
-            for k in &after_time {
-                table.insert(*k, ()).unwrap();
-            }
-        });
+        trial.tamper(|txn| write_indexes(p, txn, &after_agents, &after_commits));
         let what = format!("trial {t}: {what}");
         assert_first_bad(&trial.verify(p, &[]), expected, &what);
         if t < 2 {

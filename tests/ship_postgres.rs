@@ -542,7 +542,7 @@ fn a_batch_is_fenced_replayed_without_duplicates_and_never_shipped_over_another_
         };
         let status = |log: &DecisionLog| Arc::new(ShipStatus::new(log.committed_handle()));
         let mut stranger = Shipper::new(
-            Arc::new(LiveLog(other.shared_database())),
+            Arc::new(LiveLog::new(&other)),
             options("crash"),
             status(&other),
         );
@@ -552,7 +552,7 @@ fn a_batch_is_fenced_replayed_without_duplicates_and_never_shipped_over_another_
         // A shorter (reset) log under the same name: refused too.
         let (_short_dir, short) = log_of(2, "one");
         let mut reset = Shipper::new(
-            Arc::new(LiveLog(short.shared_database())),
+            Arc::new(LiveLog::new(&short)),
             options("crash"),
             status(&short),
         );
@@ -563,7 +563,7 @@ fn a_batch_is_fenced_replayed_without_duplicates_and_never_shipped_over_another_
         // The real log's own shipper finishes the job from the cursor.
         let own_status = status(&log);
         let mut own = Shipper::new(
-            Arc::new(LiveLog(log.shared_database())),
+            Arc::new(LiveLog::new(&log)),
             options("crash"),
             own_status.clone(),
         );

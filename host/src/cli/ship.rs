@@ -174,7 +174,7 @@ impl ServeShipArgs {
             batch: DEFAULT_BATCH,
             poll: DEFAULT_POLL,
         };
-        let shipper = Shipper::new(Arc::new(LiveLog(log.shared_database())), options, status);
+        let shipper = Shipper::new(Arc::new(LiveLog::new(log)), options, status);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio.spawn(shipper.run(stopped));
         Ok(Some(ServeShipping { stop, task }))

@@ -34,9 +34,10 @@ pub enum LogMode {
     /// After the record is committed with `Durability::Immediate`.
     #[default]
     Durable,
-    /// After the record is queued; the writer commits it in the background.
-    /// At most [`LogOptions::queue`] queued records plus the batch being
-    /// committed can be lost in a crash.
+    /// After the record is queued; the writer commits it in the background,
+    /// durably at least every 50 ms (`writer::SYNC_INTERVAL`). A crash can
+    /// lose at most [`LogOptions::queue`] queued records plus those
+    /// committed in the last 50 ms.
     Buffered,
 }
 
@@ -80,7 +81,7 @@ pub struct DecisionLog {
     failure: Arc<Mutex<Option<String>>>,
     observer: Arc<std::sync::OnceLock<CommitObserver>>,
     generation: u64,
-    /// The last committed sequence number (kept by the writer).
+    /// The last durably committed sequence number (kept by the writer).
     committed: Arc<AtomicU64>,
     /// Refuses decisions while too much is unshipped (`--max-lag`).
     lag_gate: std::sync::OnceLock<LagGate>,
@@ -167,6 +168,7 @@ impl DecisionLog {
             options.checkpoint_every,
             failure.clone(),
             observer.clone(),
+            options.mode == LogMode::Durable,
         )
         .with_identity(identity);
         let committed = writer.committed();
@@ -199,7 +201,9 @@ impl DecisionLog {
         self.db.clone()
     }
 
-    /// The last committed sequence number, shared (kept by the writer).
+    /// The last durably committed sequence number, shared (kept by the
+    /// writer). In buffered mode, records a reader already sees may be
+    /// above it for up to 50 ms.
     pub fn committed_handle(&self) -> Arc<AtomicU64> {
         self.committed.clone()
     }
@@ -209,7 +213,7 @@ impl DecisionLog {
         self.generation
     }
 
-    /// The last committed sequence number (0 for an empty log).
+    /// The last durably committed sequence number (0 for an empty log).
     pub fn committed_seq(&self) -> u64 {
         self.committed.load(Ordering::Acquire)
     }
@@ -336,7 +340,8 @@ impl DecisionLog {
         let record = PendingRecord {
             time_ms: now_ms(),
             generation,
-            event_json: serde_json::to_vec(event).map_err(|e| LogError::Encode(e.to_string()))?,
+            payload: super::record_format::encode_event(event)
+                .map_err(|e| LogError::Encode(e.to_string()))?,
             agent_id,
             state,
         };
@@ -451,6 +456,10 @@ fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {
         txn.open_table(META).map_err(LogError::storage)?;
         txn.open_table(BY_AGENT).map_err(LogError::storage)?;
         txn.open_table(BY_TIME).map_err(LogError::storage)?;
+        txn.open_table(super::batch_index::BATCH_TIMES)
+            .map_err(LogError::storage)?;
+        txn.open_table(super::batch_index::AGENT_BATCHES)
+            .map_err(LogError::storage)?;
         txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
         txn.open_table(ESCALATIONS).map_err(LogError::storage)?;
         txn.open_table(KILL_SWITCH).map_err(LogError::storage)?;

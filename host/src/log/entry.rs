@@ -1,10 +1,10 @@
 //! What the log holds: one [`LogEntry`] per event, serialized canonically.
 //!
-//! The canonical bytes of an entry are its JSON serialization: fields in
-//! declaration order, object keys sorted (serde_json's map is ordered), no
-//! whitespace, shortest round-trip floats. The chain hashes exactly these
-//! bytes, and they are exactly what is stored, so verification never has
-//! to re-serialize anything.
+//! An entry's JSON serialization is canonical: fields in declaration
+//! order, object keys sorted (serde_json's map is ordered), no whitespace,
+//! shortest round-trip floats. The stored bytes (`record_format`: the
+//! first format was this JSON, the compact one embeds it) are what the
+//! chain hashes, so verification never has to re-serialize anything.
 
 use crate::decision::{PolicyRun, Reason, Verdict};
 use crate::escalation::{EscalationStatus, EscalationTicket};
@@ -230,14 +230,21 @@ pub struct Redaction {
 }
 
 impl LogEntry {
-    /// The canonical bytes (what is stored and hashed).
+    /// The entry's JSON (the first stored format, and the body of the
+    /// export form).
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
     }
 
-    /// Decode stored canonical bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    /// The bytes the host stores for the entry now (the compact format;
+    /// see `record_format`).
+    pub fn stored_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        super::record_format::encode(self)
+    }
+
+    /// Decode a stored body, in either format.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, super::record_format::FormatError> {
+        super::record_format::decode(bytes)
     }
 }
 

@@ -7,22 +7,27 @@
 //! signs a [`Checkpoint`] of (size, head) with Ed25519. See `verify` for
 //! what is checked, and `writer` for the group commit.
 
+mod batch_index;
 mod chain;
 mod checkpoint;
 mod decision_log;
 mod entry;
 mod file_identity;
 mod guard;
+mod index_check;
+mod index_walk;
 mod integrity;
 pub mod keys;
 mod lag_gate;
 mod query;
 mod raw;
+mod record_format;
 mod redaction;
 mod tables;
 mod verify;
 mod writer;
 
+pub use batch_index::{AGENT_BATCHES, BATCH_TIMES};
 pub use chain::{ChainHash, GENESIS, next as chain_next};
 pub use checkpoint::Checkpoint;
 pub use decision_log::{
@@ -39,6 +44,7 @@ pub use query::{
     parse_seq, parse_time, parse_verdict, query, records_after, stats, tail,
 };
 pub use raw::{RawRecord, ShipRead, read_for_ship};
+pub use record_format::FormatError;
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor, mask_findings};
 pub use tables::{
     BY_AGENT, BY_TIME, CHARGES, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, OUTCOMES, RECORDS,

@@ -6,10 +6,11 @@
 //! one snapshot in one read transaction, so readers never block the writer.
 //!
 //! Queries use the indexes rather than scanning the whole log:
-//! - with an agent, the `by_agent` index (agent id, seq) is range-scanned
-//!   for that agent only;
-//! - else with a time range, the `by_time` index (log time, seq) is
-//!   range-scanned for that window only;
+//! - with an agent, that agent's entries of the agent index are
+//!   range-scanned (one per commit that holds its decisions; see
+//!   `batch_index`, and `index_walk` for logs of the first format);
+//! - else with a time range, the commits whose time range meets the window
+//!   are read, and their records filtered by log time;
 //! - else `records` is scanned from the newest record backwards, stopping
 //!   as soon as the limit is reached.
 //!
@@ -22,13 +23,14 @@
 
 use super::chain::ChainHash;
 use super::entry::{LogEntry, LogEvent};
-use super::tables::{self, BY_AGENT, BY_TIME, RECORDS};
+use super::index_walk::{self, Flow, Order, drive};
+use super::tables::{self, RECORDS};
 use super::{LogError, guard};
 use crate::decision::{RunVerdict, Verdict};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::ops::{Bound, ControlFlow};
+use std::ops::ControlFlow;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -272,9 +274,9 @@ impl Filter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Plan {
-    /// A range scan of the `by_agent` index for one agent.
+    /// A range scan of the agent index for one agent.
     ByAgent,
-    /// A range scan of the `by_time` index for the window.
+    /// A scan of the time index for the window.
     ByTime,
     /// A scan of `records` from the newest, stopping at the limit.
     Scan,
@@ -384,38 +386,6 @@ fn fetch(records: &Records, seq: u64) -> Result<Option<Record>, LogError> {
     }
 }
 
-/// Which way to walk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
-    OldestFirst,
-    NewestFirst,
-}
-
-/// Feed the items of a double-ended iterator to `f` in `order` until it breaks.
-fn drive<I, F>(iter: I, order: Order, mut f: F) -> Result<(), LogError>
-where
-    I: DoubleEndedIterator,
-    F: FnMut(I::Item) -> Result<ControlFlow<()>, LogError>,
-{
-    match order {
-        Order::OldestFirst => {
-            for item in iter {
-                if f(item)?.is_break() {
-                    break;
-                }
-            }
-        }
-        Order::NewestFirst => {
-            for item in iter.rev() {
-                if f(item)?.is_break() {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Where a walk reads from.
 #[derive(Debug, Clone, Copy)]
 enum Source<'a> {
@@ -437,44 +407,31 @@ where
 {
     let records = records_table(read)?;
     let mut visited = 0u64;
-    let mut via_index = |seq: u64, index: &str| -> Result<ControlFlow<()>, LogError> {
+    let mut via_index = |seq: u64, index: &str, window: Option<TimeRange>| -> Flow {
         let record = fetch(&records, seq)?.ok_or_else(|| {
             LogError::Storage(format!(
                 "the {index} index names record {seq}, which is missing: the log is damaged (verify it)"
             ))
         })?;
         visited += 1;
+        if window.is_some_and(|w| !w.contains(record.time_ms)) {
+            return Ok(ControlFlow::Continue(()));
+        }
         Ok(f(record))
     };
     match source {
         Source::Agent(agent) => {
-            let index = read.open_table(BY_AGENT).map_err(LogError::storage)?;
-            let range = index
-                .range((agent, 0u64)..=(agent, u64::MAX))
-                .map_err(LogError::storage)?;
-            drive(range, order, |item| {
-                let (key, _) = item.map_err(LogError::storage)?;
-                via_index(key.value().1, "agent")
-            })?;
+            index_walk::agent_seqs(read, agent, order, &mut |seq| via_index(seq, "agent", None))
+                .map(drop)?;
         }
         Source::Time(window) => {
             if window.is_empty() {
                 return Ok(0);
             }
-            let index = read.open_table(BY_TIME).map_err(LogError::storage)?;
-            let lo = window
-                .since
-                .map_or(Bound::Unbounded, |s| Bound::Included((s, 0u64)));
-            let hi = window
-                .until
-                .map_or(Bound::Unbounded, |u| Bound::Excluded((u, 0u64)));
-            let range = index
-                .range::<(i64, u64)>((lo, hi))
-                .map_err(LogError::storage)?;
-            drive(range, order, |item| {
-                let (key, _) = item.map_err(LogError::storage)?;
-                via_index(key.value().1, "time")
-            })?;
+            index_walk::time_seqs(read, window, order, &mut |seq| {
+                via_index(seq, "time", Some(window))
+            })
+            .map(drop)?;
         }
         Source::All => {
             let range = records.range::<u64>(..).map_err(LogError::storage)?;
@@ -483,7 +440,8 @@ where
                 let record = Record::decode(key.value(), value.value())?;
                 visited += 1;
                 Ok(f(record))
-            })?;
+            })
+            .map(drop)?;
         }
     }
     Ok(visited)
@@ -556,9 +514,10 @@ pub fn records_after(
 /// The records matching `filter`, newest first (highest sequence number
 /// first), at most `limit`. See the module documentation for the plan.
 ///
-/// With a time range and no agent, the window is read newest log time
-/// first; log time follows the sequence except across a clock step, so
-/// at the limit the page holds the latest records by log time.
+/// With a time range and no agent, the window is read newest commit
+/// first, so at the limit the page holds the latest records by sequence
+/// (records of the first format: by log time, which follows the sequence
+/// except across a clock step).
 pub fn query(
     db: &impl ReadableDatabase,
     filter: &Filter,
@@ -600,9 +559,10 @@ pub fn query(
 }
 
 /// Hand every record in `window` to `sink`, oldest first, until it breaks
-/// (e.g. the output closed). Uses the `by_time` index when the window is
-/// bounded (then in log-time order), else reads `records` in sequence
-/// order. Returns how many records were handed over.
+/// (e.g. the output closed). Uses the time index when the window is
+/// bounded, else reads `records`; either way in sequence order (records of
+/// the first format's time index: in log-time order). Returns how many
+/// records were handed over.
 pub fn export<F>(
     db: &impl ReadableDatabase,
     window: TimeRange,
@@ -704,7 +664,7 @@ pub struct Stats {
 
 /// Count decisions by verdict, policy and agent over `window` (all kinds
 /// are counted in `records` and `by_kind`). Reads only the window, through
-/// the `by_time` index, when it is bounded.
+/// the time index, when it is bounded.
 pub fn stats(db: &impl ReadableDatabase, window: TimeRange) -> Result<Stats, LogError> {
     guard::contain("reading the log", || {
         let mut stats = Stats {

@@ -1,10 +1,14 @@
 //! The redb tables of the log and the stored record format.
 //!
-//! - `records`: seq → 32-byte chain hash ‖ canonical entry bytes;
+//! - `records`: seq → 32-byte chain hash ‖ the entry's stored bytes
+//!   (`record_format`);
 //! - `meta`: `head` → seq (8 bytes, big-endian) ‖ chain hash, and
 //!   `generation` → the last policy-set generation (8 bytes);
-//! - `by_agent`: (agent id, seq) → (), for queries by agent;
-//! - `by_time`: (log time ms, seq) → (), for queries by time range;
+//! - `batch_times` and `agent_batches`: the time and agent indexes, one
+//!   entry per commit (`batch_index`);
+//! - `by_agent`: (agent id, seq) → () and `by_time`: (log time ms, seq) →
+//!   (): the same indexes for logs of the first format, one entry per
+//!   record (no longer written);
 //! - `checkpoints`: size → signed checkpoint (JSON);
 //! - `escalations`: escalation id → its current state (JSON);
 //! - `kill_switch`: agent id (`""` for the fleet-wide switch) → the
@@ -86,14 +90,6 @@ pub const GENERATION_KEY: &str = "generation";
 pub fn split_record(value: &[u8]) -> Option<(ChainHash, &[u8])> {
     let (hash, body) = value.split_first_chunk::<32>()?;
     Some((*hash, body))
-}
-
-/// Join a chain hash and canonical bytes into a stored record.
-pub fn join_record(hash: &ChainHash, body: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(32 + body.len());
-    value.extend_from_slice(hash);
-    value.extend_from_slice(body);
-    value
 }
 
 /// Encode the head.

@@ -12,7 +12,8 @@
 use super::chain::{self, ChainHash, GENESIS};
 use super::checkpoint::Checkpoint;
 use super::entry::{LogEntry, LogEvent};
-use super::tables::{self, BY_AGENT, BY_TIME, CHECKPOINTS, HEAD_KEY, META, RECORDS};
+use super::index_check::{self, Expected};
+use super::tables::{self, CHECKPOINTS, HEAD_KEY, META, RECORDS};
 use super::{LogError, guard};
 use ed25519_dalek::VerifyingKey;
 use redb::{ReadableDatabase, ReadableTable};
@@ -76,8 +77,7 @@ pub fn verify(
         let mut wanted: BTreeSet<u64> = stored_checkpoints.iter().map(|(k, _)| *k).collect();
         wanted.extend(exported.iter().map(|c| c.size));
         let mut at_size: BTreeMap<u64, ChainHash> = BTreeMap::new();
-        let mut expected_agent = BTreeSet::new();
-        let mut expected_time = BTreeSet::new();
+        let mut expected = Expected::default();
         let mut previous = GENESIS;
         let mut count = 0u64;
         let mut verified = 0u64;
@@ -117,9 +117,9 @@ pub fn verify(
             match LogEntry::from_bytes(body) {
                 Ok(entry) if entry.seq == seq => {
                     if let LogEvent::Decision(d) = &entry.event {
-                        expected_agent.insert((d.request.agent_id.clone(), seq));
+                        expected.agents.insert((d.request.agent_id.clone(), seq));
                     }
-                    expected_time.insert((entry.time_ms, seq));
+                    expected.times.push(entry.time_ms);
                 }
                 Ok(entry) => {
                     problem(
@@ -241,32 +241,8 @@ pub fn verify(
         // Indexes must match the records exactly (a tampered index could hide
         // records from queries).
         if chain_ok {
-            let by_agent = read.open_table(BY_AGENT).map_err(LogError::storage)?;
-            let mut found = BTreeSet::new();
-            for item in by_agent.iter().map_err(LogError::storage)? {
-                let (k, _) = item.map_err(LogError::storage)?;
-                let (agent, seq) = k.value();
-                found.insert((agent.to_owned(), seq));
-            }
-            if let Some(seq) = found
-                .symmetric_difference(&expected_agent)
-                .map(|(_, s)| *s)
-                .min()
-            {
-                problem(seq, "the agent index does not match the records".to_owned());
-            }
-            let by_time = read.open_table(BY_TIME).map_err(LogError::storage)?;
-            let mut found = BTreeSet::new();
-            for item in by_time.iter().map_err(LogError::storage)? {
-                let (k, _) = item.map_err(LogError::storage)?;
-                found.insert(k.value());
-            }
-            if let Some(seq) = found
-                .symmetric_difference(&expected_time)
-                .map(|(_, s)| *s)
-                .min()
-            {
-                problem(seq, "the time index does not match the records".to_owned());
+            for (seq, text) in index_check::check(&read, &expected)? {
+                problem(seq, text);
             }
         }
 

@@ -6,6 +6,7 @@ use crate::log::{LogError, ShipRead, open_reader, read_for_ship};
 use redb::Database;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A log to ship from. Reads are synchronous and short (one read
 /// transaction, dropped before returning).
@@ -14,13 +15,33 @@ pub trait LogSource: Send + Sync + 'static {
     fn read(&self, after: u64, max: usize, checkpoints_after: u64) -> Result<ShipRead, LogError>;
 }
 
-/// The live log of this process.
+/// The live log of this process. Only durably committed records are
+/// shipped: a buffered log's readers see records up to 50 ms before they
+/// are durable, and a crash could still take those back.
 #[derive(Debug, Clone)]
-pub struct LiveLog(pub Arc<Database>);
+pub struct LiveLog {
+    db: Arc<Database>,
+    durable: Arc<AtomicU64>,
+}
+
+impl LiveLog {
+    /// The log `log`.
+    pub fn new(log: &crate::log::DecisionLog) -> Self {
+        LiveLog {
+            db: log.shared_database(),
+            durable: log.committed_handle(),
+        }
+    }
+}
 
 impl LogSource for LiveLog {
     fn read(&self, after: u64, max: usize, checkpoints_after: u64) -> Result<ShipRead, LogError> {
-        read_for_ship(self.0.as_ref(), after, max, checkpoints_after)
+        let durable = self.durable.load(Ordering::Acquire);
+        let mut read = read_for_ship(self.db.as_ref(), after, max, checkpoints_after)?;
+        read.records.retain(|r| r.seq <= durable);
+        read.checkpoints.retain(|(size, _)| *size <= durable);
+        read.head = read.head.min(durable);
+        Ok(read)
     }
 }
 

@@ -49,17 +49,32 @@ fn decision(agent: &str, n: usize) -> LogEvent {
 }
 
 #[test]
-fn entry_bytes_are_the_canonical_serialization() {
+fn stored_records_are_the_compact_format_of_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
     let event = decision("a", 1);
-    let entry = LogEntry {
-        seq: 7,
-        time_ms: -3,
-        generation: 2,
-        event: event.clone(),
+    let Appended::Committed(seq) = log.append(&event, 2).unwrap() else {
+        panic!("durable")
     };
-    let spliced = super::super::writer::entry_bytes(7, -3, 2, &serde_json::to_vec(&event).unwrap());
-    assert_eq!(spliced, entry.canonical_bytes().unwrap());
-    assert_eq!(LogEntry::from_bytes(&spliced).unwrap(), entry);
+    let read = log.database().begin_read().unwrap();
+    let value = read
+        .open_table(RECORDS)
+        .unwrap()
+        .get(seq)
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    let (_, body) = tables::split_record(&value).unwrap();
+    let entry = LogEntry::from_bytes(body).unwrap();
+    assert_eq!((entry.seq, entry.generation), (seq, 2));
+    assert_eq!(entry.event, event);
+    assert_eq!(body, entry.stored_bytes().unwrap().as_slice());
+    assert_eq!(
+        body.first(),
+        Some(&0x02),
+        "the compact format's version byte"
+    );
 }
 
 #[test]
