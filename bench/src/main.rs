@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
        gavel-bench report [--quick] [--peers FILE] [--out FILE]
-       gavel-bench profile warm|fresh|durable|buffered
+       gavel-bench profile warm|fresh|durable|buffered|writer|writer-durable
        gavel-bench probe-memory warm|fresh|python|concurrent|instance-warm:LANG|instance-fresh:LANG
        gavel-bench mcp-upstream [--http ADDR]";
 
@@ -170,6 +170,33 @@ fn profile(what: &str) -> Result<ExitCode> {
             .into_iter()
             .filter(gavel_bench::latency::is_short)
             .collect();
+        if let Some(mode) = match what {
+            "writer" => Some(gavel::LogMode::Buffered),
+            "writer-durable" => Some(gavel::LogMode::Durable),
+            _ => None,
+        } {
+            let dir = gavel_bench::shipped_dir();
+            let events = std::sync::Arc::new(
+                gavel_bench::log_writer::events(&dir, &short)
+                    .map_err(|e| anyhow!("events: {e}"))?,
+            );
+            let producers = if mode == gavel::LogMode::Durable {
+                64
+            } else {
+                1
+            };
+            let mut row =
+                gavel_bench::log_writer::measure(&events, mode, producers, Duration::from_secs(10))
+                    .map_err(|e| anyhow!("log writer: {e}"))?;
+            println!(
+                "{:.0} records/s wall, {:.0} records/s through the writer alone, {:.1} records per commit, commit p50 {:?}",
+                row.wall_rate(),
+                row.writer_rate(),
+                row.committed as f64 / row.commits.len().max(1) as f64,
+                row.commits.p50().unwrap_or_default()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Some(mode) = match what {
             "durable" => Some(gavel::LogMode::Durable),
             "buffered" => Some(gavel::LogMode::Buffered),

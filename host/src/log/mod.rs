@@ -23,6 +23,7 @@ mod query;
 mod raw;
 mod record_format;
 mod redaction;
+mod run_codec;
 mod tables;
 mod verify;
 mod writer;

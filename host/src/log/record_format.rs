@@ -6,14 +6,16 @@
 //!   "event":{…}}`. Every log written before the compact format, and still
 //!   read and verified as it is.
 //! - **v2** (`0x02`): a fixed header, `0x02 ‖ seq ‖ time_ms ‖ generation`
-//!   (8 bytes each, big-endian), then a payload: `d` and the decision in
-//!   JSON with every reason that repeats a policy run's answer stored as
-//!   that run's index, or `e` and any other event's JSON.
+//!   (8 bytes each, big-endian), then a payload: `d`, the decision's
+//!   policy runs in binary (`run_codec`) and the rest of the decision in
+//!   JSON, with every reason that repeats a policy run's answer stored as
+//!   that run's index; or `e` and any other event's JSON.
 //!
 //! The host writes v2 only. Both decode to the same [`LogEntry`], so
 //! queries, exports, replay and shipping never see the difference.
 
 use super::entry::{DecisionEntry, LogEntry, LogEvent, LoggedRequest, Redaction};
+use super::run_codec;
 use crate::decision::{PolicyRun, Reason, RunVerdict, Verdict};
 use crate::escalation::EscalationTicket;
 use crate::ledger::ChargeRecord;
@@ -83,7 +85,6 @@ struct StoredDecisionRef<'a> {
     request: &'a LoggedRequest,
     verdict: Verdict,
     reasons: Vec<StoredReasonRef<'a>>,
-    policies: &'a [PolicyRun],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     redactions: &'a [Redaction],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,7 +101,6 @@ struct StoredDecision {
     request: LoggedRequest,
     verdict: Verdict,
     reasons: Vec<StoredReason>,
-    policies: Vec<PolicyRun>,
     #[serde(default)]
     redactions: Vec<Redaction>,
     #[serde(default)]
@@ -161,12 +161,12 @@ pub fn encode_event(event: &LogEvent) -> Result<Vec<u8>, serde_json::Error> {
                 request: &d.request,
                 verdict: d.verdict,
                 reasons,
-                policies: &d.policies,
                 redactions: &d.redactions,
                 escalation: d.escalation.as_ref(),
                 charges: &d.charges,
                 retry_after_ms: d.retry_after_ms,
             };
+            run_codec::encode_runs(&mut out, &d.policies)?;
             serde_json::to_writer(&mut out, &stored)?;
         }
         other => {
@@ -226,7 +226,11 @@ fn decode_v2(body: &[u8]) -> Result<LogEntry, FormatError> {
     let (generation, rest) = rest.split_first_chunk::<8>().ok_or_else(truncated)?;
     let (&tag, json) = rest.split_first().ok_or_else(truncated)?;
     let event = match tag {
-        DECISION => LogEvent::Decision(expand(serde_json::from_slice(json)?)?),
+        DECISION => {
+            let mut reader = run_codec::Reader::new(json);
+            let runs = reader.runs()?;
+            LogEvent::Decision(expand(serde_json::from_slice(reader.rest())?, runs)?)
+        }
         OTHER => {
             let event: LogEvent = serde_json::from_slice(json)?;
             if matches!(event, LogEvent::Decision(_)) {
@@ -245,15 +249,14 @@ fn decode_v2(body: &[u8]) -> Result<LogEntry, FormatError> {
     })
 }
 
-fn expand(stored: StoredDecision) -> Result<DecisionEntry, FormatError> {
+fn expand(stored: StoredDecision, policies: Vec<PolicyRun>) -> Result<DecisionEntry, FormatError> {
     let reasons = stored
         .reasons
         .into_iter()
         .enumerate()
         .map(|(i, reason)| match reason {
             StoredReason::Own(reason) => Ok(reason),
-            StoredReason::Run(run) => stored
-                .policies
+            StoredReason::Run(run) => policies
                 .get(run)
                 .and_then(reason_of)
                 .ok_or(FormatError::BadReason { reason: i, run }),
@@ -263,7 +266,7 @@ fn expand(stored: StoredDecision) -> Result<DecisionEntry, FormatError> {
         request: stored.request,
         verdict: stored.verdict,
         reasons,
-        policies: stored.policies,
+        policies,
         redactions: stored.redactions,
         escalation: stored.escalation,
         charges: stored.charges,

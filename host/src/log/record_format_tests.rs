@@ -3,6 +3,20 @@ use crate::decision::{PolicyRun, Reason, RunVerdict, Verdict};
 use crate::log::entry::{DecisionEntry, LogEntry, LogEvent, LoggedRequest};
 use proptest::prelude::*;
 
+/// The JSON part of a stored decision (after the header, the tag and the
+/// binary runs).
+fn json_part(stored: &[u8]) -> &[u8] {
+    let mut reader = crate::log::run_codec::Reader::new(&stored[V2_HEADER + 1..]);
+    reader.runs().unwrap();
+    reader.rest()
+}
+
+/// `stored` with its JSON part replaced.
+fn with_json(stored: &[u8], json: &[u8]) -> Vec<u8> {
+    let keep = stored.len() - json_part(stored).len();
+    [&stored[..keep], json].concat()
+}
+
 fn run(policy: &str, verdict: RunVerdict, code: Option<&str>, message: Option<&str>) -> PolicyRun {
     PolicyRun {
         policy: policy.to_owned(),
@@ -82,8 +96,20 @@ fn reasons_that_repeat_a_run_are_stored_once_and_read_back_whole() {
         Some("out-of-fuel"),
         Some("ran out"),
     );
+    let mut unusual = run("pii", RunVerdict::Approve, None, None);
+    unusual.digest = "sha256:ABCD".to_owned();
+    unusual.shadow = true;
+    unusual.findings = vec![crate::decision::Finding {
+        path: "params.to".to_owned(),
+        kinds: vec!["email".to_owned()],
+    }];
     let cases: Vec<(&str, LogEntry, usize)> = vec![
         ("no reasons", decision(vec![], vec![approve.clone()]), 0),
+        (
+            "a shadow run with findings and an odd digest",
+            decision(vec![], vec![unusual]),
+            0,
+        ),
         (
             "one deny",
             decision(
@@ -135,8 +161,7 @@ fn reasons_that_repeat_a_run_are_stored_once_and_read_back_whole() {
         let LogEvent::Decision(d) = &entry.event else {
             unreachable!()
         };
-        let payload: serde_json::Value =
-            serde_json::from_slice(stored.get(V2_HEADER + 1..).unwrap()).unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(json_part(&stored)).unwrap();
         let indexed = payload["reasons"]
             .as_array()
             .unwrap()
@@ -200,16 +225,20 @@ fn bad_bodies_name_the_problem() {
     let mut other_tag = good.clone();
     other_tag[V2_HEADER] = b'x';
     let bad_index = {
-        let (header, payload) = good.split_at(V2_HEADER + 1);
-        let text = String::from_utf8(payload.to_vec()).unwrap();
+        let text = String::from_utf8(json_part(&good).to_vec()).unwrap();
         assert!(text.contains("\"reasons\":[0]"), "{text}");
-        [
-            header,
+        with_json(
+            &good,
             text.replace("\"reasons\":[0]", "\"reasons\":[7]")
                 .as_bytes(),
-        ]
-        .concat()
+        )
     };
+    // The one run's verdict byte follows the run count, its name (1 + 5
+    // bytes) and its digest (1 + 32 bytes).
+    let verdict_at = V2_HEADER + 1 + 1 + 6 + 33;
+    assert_eq!(good[verdict_at], 1, "the deny");
+    let mut bad_verdict = good.clone();
+    bad_verdict[verdict_at] = 9;
     let decision_as_other = {
         let entry = LogEntry::from_bytes(&good).unwrap();
         let mut out = body_after(0, 1, 1, 1, b"e");
@@ -232,10 +261,17 @@ fn bad_bodies_name_the_problem() {
             decision_as_other,
             "unknown payload tag",
         ),
+        ("bad json", with_json(&good, b"{"), "EOF"),
         (
-            "bad json",
-            [&good[..V2_HEADER + 1], b"{".as_slice()].concat(),
-            "EOF",
+            "runs cut short",
+            good[..V2_HEADER + 20].to_vec(),
+            "policy runs: truncated",
+        ),
+        ("a run's verdict unknown", bad_verdict, "verdict is unknown"),
+        (
+            "more runs than bytes",
+            body_after(0, 1, 1, 1, &[b'd', 0x7f]),
+            "more runs than bytes",
         ),
     ];
     for (what, bytes, expected) in cases {
@@ -302,5 +338,7 @@ proptest! {
         let mut v2 = vec![V2];
         v2.extend_from_slice(&bytes);
         let _ = LogEntry::from_bytes(&v2);
+        // And as a decision's payload (binary runs, then JSON).
+        let _ = LogEntry::from_bytes(&body_after(0, 1, 1, 1, &[b"d".as_slice(), bytes.as_slice()].concat()));
     }
 }
