@@ -13,7 +13,7 @@
 mod common;
 
 use common::root;
-use gavel::log::{BY_AGENT, BY_TIME, LOG_FILE, RECORDS, keys};
+use gavel::log::{BY_AGENT, BY_TIME, LOG_FILE, LogEntry, RECORDS, keys};
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, WriteTransaction};
 use std::path::{Path, PathBuf};
 
@@ -69,6 +69,23 @@ fn first_bytes(data: &Path) -> Vec<u8> {
         .unwrap()
         .map(|item| item.unwrap().1.value()[32])
         .collect()
+}
+
+/// Bytes of the decisions among `seqs` as stored, and as JSON.
+fn sizes(data: &Path, seqs: std::ops::RangeInclusive<u64>) -> (usize, usize) {
+    let db = ReadOnlyDatabase::open(data.join(LOG_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let table = read.open_table(RECORDS).unwrap();
+    let (mut stored, mut json) = (0, 0);
+    for seq in seqs {
+        let value = table.get(seq).unwrap().unwrap().value().to_vec();
+        let entry = LogEntry::from_bytes(&value[32..]).unwrap();
+        if entry.event.kind() == "decision" {
+            stored += value.len() - 32;
+            json += entry.canonical_bytes().unwrap().len();
+        }
+    }
+    (stored, json)
 }
 
 /// Append decisions of `support-bot` through the binary.
@@ -137,6 +154,11 @@ fn new_records_follow_old_ones_and_every_reader_sees_both() {
     let report = verify(&data);
     assert!(report.problems.is_empty(), "{report:?}");
     assert_eq!(report.verified, n);
+
+    // The compact decisions take at most three quarters of their JSON.
+    let (stored, json) = sizes(&data, V1_RECORDS + 1..=n);
+    eprintln!("compact records: {stored} bytes, as JSON {json} bytes");
+    assert!(stored * 4 <= json * 3, "{stored} vs {json}");
 
     // The old records export as they did; the new ones follow.
     let export = run(&data, &["log", "export", "--data-dir", &d], None);
