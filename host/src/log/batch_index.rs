@@ -14,6 +14,7 @@
 //! commit indexed here.
 
 use super::LogError;
+use super::run_codec::put_varint;
 use redb::{TableDefinition, WriteTransaction};
 use std::collections::BTreeMap;
 
@@ -57,7 +58,7 @@ impl BatchIndex {
                 self.agents.insert(agent.to_owned(), (before, Vec::new()));
             }
             if let Some((last, list)) = self.agents.get_mut(agent) {
-                push_varint(list, seq.saturating_sub(*last));
+                put_varint(list, seq.saturating_sub(*last));
                 *last = seq;
             }
         }
@@ -85,18 +86,6 @@ impl BatchIndex {
             }
         }
         Ok(())
-    }
-}
-
-fn push_varint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
     }
 }
 
