@@ -447,11 +447,11 @@ fn redacted_values_never_reach_postgres() {
     wait_until("caught up", || lag(&server) == 0);
     server.stop();
     let leaks = pg.sql(&format!(
-        "SELECT count(*) FROM gavel_records WHERE position('{SECRET}' in convert_from(body, 'UTF8')) > 0 OR position('{SECRET}' in record::text) > 0"
+        "SELECT count(*) FROM gavel_records WHERE position(convert_to('{SECRET}', 'UTF8') in body) > 0 OR position('{SECRET}' in record::text) > 0"
     ));
     assert_eq!(leaks, "0");
     let redacted = pg.sql(
-        "SELECT count(*) FROM gavel_records WHERE record #>> '{request,params,password}' LIKE 'redacted:hmac-sha256:%' AND convert_from(body, 'UTF8') LIKE '%redacted:hmac-sha256:%'",
+        "SELECT count(*) FROM gavel_records WHERE record #>> '{request,params,password}' LIKE 'redacted:hmac-sha256:%' AND position(convert_to('redacted:hmac-sha256:', 'UTF8') in body) > 0",
     );
     assert_eq!(redacted, "3");
 }
