@@ -53,6 +53,17 @@ fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The `seq` of every JSON line of `text`, in order.
+fn seqs_of(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn verify(data: &Path) -> gavel::log::VerifyReport {
     let key = keys::read_public_key(&keys::public_key_path(data)).unwrap();
     let db = ReadOnlyDatabase::open(data.join(LOG_FILE)).unwrap();
@@ -181,14 +192,7 @@ fn new_records_follow_old_ones_and_every_reader_sees_both() {
         ],
         None,
     );
-    let seqs: Vec<u64> = by_agent
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs_of(&by_agent);
     assert_eq!(
         seqs.len(),
         12 + fixture_text("query-agent.jsonl").lines().count()
@@ -211,20 +215,17 @@ fn new_records_follow_old_ones_and_every_reader_sees_both() {
         &["log", "export", "--data-dir", &d, "--since", since],
         None,
     );
-    let got: Vec<u64> = windowed
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let got = seqs_of(&windowed);
     let mut sorted = got.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, expected);
 }
 
 type Tamper = fn(&WriteTransaction);
+
+/// Which old index entries the removal rows remove (and `removed_seq` reads).
+const AGENT_ENTRY: usize = 4;
+const TIME_ENTRY: usize = 11;
 
 /// One row per alteration of a mixed log: what, how, the first bad seq.
 #[test]
@@ -240,11 +241,19 @@ fn tampering_on_either_side_of_the_seam_is_caught_at_its_seq() {
             "an old agent entry removed",
             |txn| {
                 let mut t = txn.open_table(BY_AGENT).unwrap();
-                let key = t.iter().unwrap().nth(4).unwrap().unwrap().0.value().1;
+                let key = t
+                    .iter()
+                    .unwrap()
+                    .nth(AGENT_ENTRY)
+                    .unwrap()
+                    .unwrap()
+                    .0
+                    .value()
+                    .1;
                 let agent = t
                     .iter()
                     .unwrap()
-                    .nth(4)
+                    .nth(AGENT_ENTRY)
                     .unwrap()
                     .unwrap()
                     .0
@@ -259,7 +268,14 @@ fn tampering_on_either_side_of_the_seam_is_caught_at_its_seq() {
             "an old time entry removed",
             |txn| {
                 let mut t = txn.open_table(BY_TIME).unwrap();
-                let key = t.iter().unwrap().nth(11).unwrap().unwrap().0.value();
+                let key = t
+                    .iter()
+                    .unwrap()
+                    .nth(TIME_ENTRY)
+                    .unwrap()
+                    .unwrap()
+                    .0
+                    .value();
                 t.remove(key).unwrap().unwrap();
             },
             0,
@@ -298,10 +314,24 @@ fn removed_seq(data: &Path, what: &str) -> u64 {
     let read = db.begin_read().unwrap();
     if what.contains("agent") {
         let t = read.open_table(BY_AGENT).unwrap();
-        t.iter().unwrap().nth(4).unwrap().unwrap().0.value().1
+        t.iter()
+            .unwrap()
+            .nth(AGENT_ENTRY)
+            .unwrap()
+            .unwrap()
+            .0
+            .value()
+            .1
     } else {
         let t = read.open_table(BY_TIME).unwrap();
-        t.iter().unwrap().nth(11).unwrap().unwrap().0.value().1
+        t.iter()
+            .unwrap()
+            .nth(TIME_ENTRY)
+            .unwrap()
+            .unwrap()
+            .0
+            .value()
+            .1
     }
 }
 
