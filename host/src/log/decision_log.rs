@@ -4,6 +4,7 @@ use super::chain::GENESIS;
 use super::checkpoint::Checkpoint;
 use super::entry::LogEvent;
 use super::file_identity::FileIdentity;
+use super::journal::{self, Journal, JournalState};
 use super::lag_gate::LagGate;
 use super::tables::{
     self, BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, GENERATION_KEY, HEAD_KEY, KILL_SWITCH, META,
@@ -31,7 +32,8 @@ pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogMode {
-    /// After the record is committed with `Durability::Immediate`.
+    /// After the record is durable: committed to redb and synced in the
+    /// journal (`journal`), which a crash replays.
     #[default]
     Durable,
     /// After the record is queued; the writer commits it in the background,
@@ -122,7 +124,7 @@ impl DecisionLog {
         })
         .map_err(|why| guard::damaged("opening the log", &why))?
         .map_err(|e| open_error(&path, e))?;
-        Self::start(db, key, options, Some(data_dir), Some(identity))
+        Self::start(db, key, options, Some(data_dir), Some((&path, identity)))
     }
 
     /// Open a log on a custom storage backend (used to test I/O failures).
@@ -138,18 +140,21 @@ impl DecisionLog {
     }
 
     /// Check the opened log, then start the writer. `data_dir` is where
-    /// damage is recorded; `identity` the open file's, when it is one.
+    /// damage is recorded; `file` the log file's path and identity, when it
+    /// is one (its journal is then opened and replayed).
     fn start(
         mut db: Database,
         key: ed25519_dalek::SigningKey,
         options: LogOptions,
         data_dir: Option<&Path>,
-        identity: Option<FileIdentity>,
+        file: Option<(&Path, FileIdentity)>,
     ) -> Result<Self, LogError> {
+        let (path, identity) = file.unzip();
         let checked = integrity::check_storage(&mut db, data_dir)
             .and_then(|()| guard::contain("opening the log", || init_tables(&db)))
-            .and_then(|opened| integrity::check_head(&db).map(|()| opened));
-        let (head, generation) = match checked {
+            .and_then(|opened| integrity::check_head(&db).map(|()| opened))
+            .and_then(|opened| open_journal(&db, path, opened, options.mode == LogMode::Durable));
+        let ((head, generation), journal) = match checked {
             Ok(opened) => opened,
             Err(e) => {
                 // Closing a damaged database may fail too: contained.
@@ -170,7 +175,8 @@ impl DecisionLog {
             observer.clone(),
             options.mode == LogMode::Durable,
         )
-        .with_identity(identity);
+        .with_identity(identity)
+        .with_journal(journal)?;
         let committed = writer.committed();
         let handle = std::thread::Builder::new()
             .name("gavel-log-writer".to_owned())
@@ -412,19 +418,48 @@ impl Drop for DecisionLog {
 /// do; that needs the file to be free, so it fails if a writer holds it.
 /// A file so damaged that the storage engine fails on it gives
 /// `StorageError::Corrupted`.
+///
+/// Records a crash left in the journal are replayed first the same way.
 pub fn open_read_only(path: &Path) -> Result<redb::ReadOnlyDatabase, redb::DatabaseError> {
-    guard::catch(|| match redb::ReadOnlyDatabase::open(path) {
+    let internal = |why: String| {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(format!(
+            "the storage engine failed while opening the log (internal error: {why})"
+        )))
+    };
+    let db = guard::catch(|| match redb::ReadOnlyDatabase::open(path) {
         Err(redb::DatabaseError::RepairAborted) => {
             drop(Database::open(path)?);
             redb::ReadOnlyDatabase::open(path)
         }
         other => other,
     })
-    .unwrap_or_else(|why| {
-        Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(
-            format!("the storage engine failed while opening the log (internal error: {why})"),
-        )))
+    .unwrap_or_else(|why| Err(internal(why)))?;
+    let as_open_error = |e: LogError| match e {
+        LogError::Damaged(why) => redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)),
+        other => redb::DatabaseError::Storage(redb::StorageError::Io(std::io::Error::other(
+            other.to_string(),
+        ))),
+    };
+    let pending = guard::contain("reading the journal", || match JournalState::read(&db)? {
+        Some(state) if !state.clean => {
+            let (head, _) = read_opened(&db)?;
+            journal::has_pending(path, &db, head)
+        }
+        _ => Ok(false),
     })
+    .map_err(as_open_error)?;
+    if !pending {
+        return Ok(db);
+    }
+    drop(db);
+    guard::contain("replaying the journal", || {
+        let db = Database::open(path).map_err(|e| open_error(path, e))?;
+        let (head, _) = read_opened(&db)?;
+        let (mut journal, _) = Journal::open(path, &db, head)?;
+        journal.close(&db, &[])
+    })
+    .map_err(as_open_error)?;
+    guard::catch(|| redb::ReadOnlyDatabase::open(path)).unwrap_or_else(|why| Err(internal(why)))
 }
 
 /// [`open_read_only`] with the error as a [`LogError`] naming the file:
@@ -444,6 +479,40 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> LogError {
             LogError::Damaged(format!("{}: {why}", path.display()))
         }
         other => LogError::Storage(format!("cannot open {}: {other}", path.display())),
+    }
+}
+
+/// Open the journal of the log at `path` (none without a path) and replay
+/// what a crash left in it; `opened` is what [`init_tables`] read, read
+/// again when the replay moved the head. Only a `durable` log keeps the
+/// journal open.
+fn open_journal(
+    db: &Database,
+    path: Option<&Path>,
+    opened: (Head, u64),
+    durable: bool,
+) -> Result<((Head, u64), Option<Journal>), LogError> {
+    let Some(path) = path else {
+        return Ok((opened, None));
+    };
+    let (mut journal, head) = guard::contain("replaying the journal", || {
+        Journal::open(path, db, opened.0)
+    })?;
+    if !durable {
+        // Buffered commits become durable in redb every 50 ms; the journal
+        // (whose frames cost more than that allows) is closed unused.
+        guard::contain("closing the journal", || journal.close(db, &[]))?;
+        return Ok((reread(db, head, opened)?, None));
+    }
+    Ok((reread(db, head, opened)?, Some(journal)))
+}
+
+/// `opened`, read again if the journal's replay moved the head to `head`.
+fn reread(db: &Database, head: Head, opened: (Head, u64)) -> Result<(Head, u64), LogError> {
+    if head == opened.0 {
+        Ok(opened)
+    } else {
+        guard::contain("opening the log", || init_tables(db))
     }
 }
 
@@ -468,6 +537,11 @@ fn init_tables(db: &Database) -> Result<(Head, u64), LogError> {
             .map_err(LogError::storage)?;
     }
     txn.commit().map_err(LogError::storage)?;
+    read_opened(db)
+}
+
+/// Read the head, the last checkpoint and the last generation.
+fn read_opened(db: &impl ReadableDatabase) -> Result<(Head, u64), LogError> {
     let read = db.begin_read().map_err(LogError::storage)?;
     let meta = read.open_table(META).map_err(LogError::storage)?;
     let (seq, hash) = match meta.get(HEAD_KEY).map_err(LogError::storage)? {

@@ -51,12 +51,19 @@ pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     }
 }
 
-fn put_text(out: &mut Vec<u8>, text: &str) {
-    put_varint(out, text.len() as u64);
-    out.extend_from_slice(text.as_bytes());
+/// Append `bytes`, their length first.
+pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
-fn put_option(out: &mut Vec<u8>, text: Option<&str>) {
+/// Append `text`, its length first.
+pub fn put_text(out: &mut Vec<u8>, text: &str) {
+    put_bytes(out, text.as_bytes());
+}
+
+/// Append an optional text: a tag byte, then the text.
+pub fn put_option(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         None => out.push(0),
         Some(text) => {
@@ -122,16 +129,25 @@ pub fn encode_runs(out: &mut Vec<u8>, runs: &[PolicyRun]) -> Result<(), serde_js
 /// A bounds-checked reader over encoded runs.
 pub struct Reader<'a> {
     bytes: &'a [u8],
+    /// What is read, for errors.
+    context: &'static str,
 }
 
-fn bad(what: &str) -> FormatError {
-    FormatError::Json(format!("policy runs: {what}"))
+impl Reader<'_> {
+    fn bad(&self, what: &str) -> FormatError {
+        FormatError::Json(format!("{}: {what}", self.context))
+    }
 }
 
 impl<'a> Reader<'a> {
     /// Read from the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes }
+        Self::named(bytes, "policy runs")
+    }
+
+    /// Read `bytes`, naming them `context` in errors.
+    pub fn named(bytes: &'a [u8], context: &'static str) -> Self {
+        Reader { bytes, context }
     }
 
     /// What is left after what was read.
@@ -139,16 +155,21 @@ impl<'a> Reader<'a> {
         self.bytes
     }
 
-    fn byte(&mut self) -> Result<u8, FormatError> {
-        let (&b, rest) = self.bytes.split_first().ok_or_else(|| bad("truncated"))?;
+    /// One byte.
+    pub fn byte(&mut self) -> Result<u8, FormatError> {
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or_else(|| self.bad("truncated"))?;
         self.bytes = rest;
         Ok(b)
     }
 
-    fn take(&mut self, n: u64) -> Result<&'a [u8], FormatError> {
-        let n = usize::try_from(n).map_err(|_| bad("a length is too large"))?;
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: u64) -> Result<&'a [u8], FormatError> {
+        let n = usize::try_from(n).map_err(|_| self.bad("a length is too large"))?;
         if n > self.bytes.len() {
-            return Err(bad("truncated"));
+            return Err(self.bad("truncated"));
         }
         let (taken, rest) = self.bytes.split_at(n);
         self.bytes = rest;
@@ -165,20 +186,22 @@ impl<'a> Reader<'a> {
                 return Ok(n);
             }
         }
-        Err(bad("a number is too long"))
+        Err(self.bad("a number is too long"))
     }
 
-    fn text(&mut self) -> Result<String, FormatError> {
+    /// A length-prefixed UTF-8 text.
+    pub fn text(&mut self) -> Result<String, FormatError> {
         let len = self.varint()?;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| bad("a text is not UTF-8"))
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.bad("a text is not UTF-8"))
     }
 
-    fn option(&mut self) -> Result<Option<String>, FormatError> {
+    /// An optional text (a tag byte, then the text).
+    pub fn option(&mut self) -> Result<Option<String>, FormatError> {
         match self.byte()? {
             0 => Ok(None),
             1 => self.text().map(Some),
-            _ => Err(bad("an optional text has a bad tag")),
+            _ => Err(self.bad("an optional text has a bad tag")),
         }
     }
 
@@ -187,7 +210,7 @@ impl<'a> Reader<'a> {
         let count = self.varint()?;
         // Each run takes at least 8 bytes: a count beyond that is a lie.
         if count > self.bytes.len() as u64 / 8 {
-            return Err(bad("more runs than bytes"));
+            return Err(self.bad("more runs than bytes"));
         }
         let mut runs = Vec::new();
         for _ in 0..count {
@@ -201,14 +224,14 @@ impl<'a> Reader<'a> {
         let digest = match self.byte()? {
             0 => format!("{SHA256_PREFIX}{}", hex::encode(self.take(32)?)),
             1 => self.text()?,
-            _ => return Err(bad("a digest has a bad tag")),
+            _ => return Err(self.bad("a digest has a bad tag")),
         };
         let verdict = match self.byte()? {
             0 => RunVerdict::Approve,
             1 => RunVerdict::Deny,
             2 => RunVerdict::Escalate,
             3 => RunVerdict::Error,
-            _ => return Err(bad("a verdict is unknown")),
+            _ => return Err(self.bad("a verdict is unknown")),
         };
         let code = self.option()?;
         let message = self.option()?;
@@ -217,7 +240,7 @@ impl<'a> Reader<'a> {
         let shadow = match self.byte()? {
             0 => false,
             1 => true,
-            _ => return Err(bad("shadow is not a boolean")),
+            _ => return Err(self.bad("shadow is not a boolean")),
         };
         let rare = match self.byte()? {
             0 => Rare {
@@ -229,7 +252,7 @@ impl<'a> Reader<'a> {
                 let len = self.varint()?;
                 serde_json::from_slice(self.take(len)?)?
             }
-            _ => return Err(bad("the rare parts have a bad tag")),
+            _ => return Err(self.bad("the rare parts have a bad tag")),
         };
         Ok(PolicyRun {
             policy,

@@ -3,7 +3,9 @@
 //! - `records`: seq → 32-byte chain hash ‖ the entry's stored bytes
 //!   (`record_format`);
 //! - `meta`: `head` → seq (8 bytes, big-endian) ‖ chain hash, and
-//!   `generation` → the last policy-set generation (8 bytes);
+//!   `generation` → the last policy-set generation (8 bytes), and
+//!   `journal` → the live journal epoch and whether the log was closed
+//!   cleanly (`journal`);
 //! - `batch_times` and `agent_batches`: the time and agent indexes, one
 //!   entry per commit (`batch_index`);
 //! - `by_agent`: (agent id, seq) → () and `by_time`: (log time ms, seq) →
@@ -68,6 +70,29 @@ impl StateTable {
             StateTable::Outcomes => OUTCOMES,
         }
     }
+
+    /// Every state table, in the order a commit writes them.
+    pub const ALL: [StateTable; 4] = [
+        StateTable::Escalations,
+        StateTable::KillSwitch,
+        StateTable::Charges,
+        StateTable::Outcomes,
+    ];
+
+    /// Its number in the journal (`commit_batch`).
+    pub fn code(self) -> u8 {
+        match self {
+            StateTable::Escalations => 0,
+            StateTable::KillSwitch => 1,
+            StateTable::Charges => 2,
+            StateTable::Outcomes => 3,
+        }
+    }
+
+    /// The table numbered `code`, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        StateTable::ALL.get(usize::from(code)).copied()
+    }
 }
 
 /// A change to a state table, committed with the record that causes it.
@@ -83,6 +108,8 @@ pub struct StateWrite {
 
 /// The `meta` key of the head.
 pub const HEAD_KEY: &str = "head";
+/// The `meta` key of the journal's state (`journal`).
+pub const JOURNAL_KEY: &str = "journal";
 /// The `meta` key of the last policy-set generation.
 pub const GENERATION_KEY: &str = "generation";
 

@@ -1,33 +1,40 @@
 //! The one writer: group commit without a wait window.
 //!
 //! The writer thread blocks for the first job, then takes every job already
-//! queued (up to [`MAX_BATCH`]). It assigns sequence numbers, encodes and
-//! chains the records before it opens the transaction, then appends them
-//! in key order with one index entry per commit (`batch_index`), writes
-//! the state they change (each table opened once) and the new head, and
-//! commits. While one fsync is in flight the next batch grows in the queue.
+//! queued (up to [`MAX_BATCH`]). It numbers, encodes and chains the records
+//! into a [`CommitBatch`] before it opens the transaction; the batch then
+//! appends them in key order with one index entry per commit
+//! (`batch_index`), writes the state they change (each table opened once)
+//! and the new head.
 //!
-//! Durable mode commits every batch with `Durability::Immediate`, and only
-//! then acknowledges each caller. Buffered mode commits with
-//! `Durability::None` (readers see the records at once), and makes them
-//! durable with an `Immediate` commit at least every [`SYNC_INTERVAL`],
-//! whenever a caller waits for its record, and at close. The committed
-//! watermark ([`Writer::committed`]) counts durable records only, so the
-//! shipper never ships a record a crash could still take back.
+//! Durable mode (a log file): every batch is committed to redb with
+//! `Durability::None` (readers see it at once) and appended to the journal
+//! (`journal`); the [`Syncer`] thread syncs the journal and only then
+//! acknowledges the batch's callers, while the writer goes on with the next
+//! batch. The writer starts a batch only once the syncer has taken up the
+//! previous one, so what arrives during a sync goes into one batch. When the
+//! journal is full, a durable redb commit starts a new journal epoch.
+//!
+//! Buffered mode (and a log on a custom backend, which has no journal)
+//! commits with `Durability::None`, and makes records durable with an
+//! `Immediate` commit at least every [`SYNC_INTERVAL`], whenever a caller
+//! waits for its record, and at close. A custom backend in durable mode
+//! commits every batch with `Immediate`.
+//!
+//! The committed watermark ([`Writer::committed`]) counts durable records
+//! only, so the shipper never ships a record a crash could still take back.
 
 use super::LogError;
-use super::batch_index::BatchIndex;
-use super::chain::{self, ChainHash};
+use super::chain::ChainHash;
 use super::checkpoint::Checkpoint;
+use super::commit_batch::CommitBatch;
 use super::file_identity::FileIdentity;
 use super::guard;
-use super::record_format;
-use super::tables::{
-    self, CHECKPOINTS, GENERATION_KEY, HEAD_KEY, META, RECORDS, StateTable, StateWrite,
-};
+use super::journal::Journal;
+use super::syncer::{Acks, Syncer};
+use super::tables::StateWrite;
 use ed25519_dalek::SigningKey;
 use redb::{Database, Durability};
-use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -64,7 +71,7 @@ pub enum Job {
 }
 
 /// The writer's view of the chain.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
     /// Last sequence number (0: empty).
     pub seq: u64,
@@ -93,6 +100,10 @@ pub struct Writer {
     always_durable: bool,
     /// When records were last made durable.
     synced_at: Instant,
+    /// Where commits become durable, when the log is a file.
+    journal: Option<Journal>,
+    /// Syncs the journal, pipelined with the writer.
+    syncer: Option<Syncer>,
 }
 
 /// Called after every successful commit with its duration and record count.
@@ -129,7 +140,25 @@ impl Writer {
             committed: Arc::new(AtomicU64::new(head.seq)),
             always_durable,
             synced_at: Instant::now(),
+            journal: None,
+            syncer: None,
         }
+    }
+
+    /// Make commits durable through `journal` (see `journal`), synced by
+    /// a [`Syncer`] thread.
+    pub fn with_journal(mut self, journal: Option<Journal>) -> Result<Self, LogError> {
+        if let Some(journal) = &journal {
+            let (file, state) = journal.sync_handle()?;
+            self.syncer = Some(Syncer::start(
+                file,
+                state,
+                self.committed.clone(),
+                self.failure.clone(),
+            )?);
+        }
+        self.journal = journal;
+        Ok(self)
     }
 
     /// The last durably committed sequence number, kept up to date by the
@@ -150,7 +179,16 @@ impl Writer {
         if let Some(e) = &self.fatal {
             return Err(e.clone());
         }
-        if let Some(Err(e)) = self.identity.as_ref().map(FileIdentity::check) {
+        if let Some(e) = self.syncer.as_ref().and_then(|s| s.state().failed.get()) {
+            self.fatal = Some(e.clone());
+            return Err(e.clone());
+        }
+        let checked = self
+            .identity
+            .as_ref()
+            .map_or(Ok(()), FileIdentity::check)
+            .and_then(|()| self.journal.as_ref().map_or(Ok(()), Journal::check));
+        if let Err(e) = checked {
             self.fatal = Some(e.clone());
             return Err(e);
         }
@@ -182,6 +220,10 @@ impl Writer {
                     Err(_) => break,
                 }
             };
+            if let Some(syncer) = &self.syncer {
+                // Let the batch grow while the previous sync is in flight.
+                syncer.wait_taken(SYNC_INTERVAL);
+            }
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -191,212 +233,189 @@ impl Writer {
             }
             self.serve(batch);
         }
-        if (self.unsynced() || self.head.seq > self.head.checkpointed)
-            && self.fatal.is_none()
-            && let Err(e) = self.commit(&[], true, true)
+        if self.fatal.is_none()
+            && let Err(e) = self.close()
         {
             tracing::error!("cannot write the shutdown checkpoint: {e}");
+            *self
+                .failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
         }
     }
 
     /// Make the records committed so far durable (buffered mode).
     fn sync(&mut self) {
-        if let Err(e) = self.commit(&[], false, true) {
-            tracing::error!("decision log write failed: {e}");
-            *self
-                .failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
-        }
+        self.commit(Vec::new(), false, true, Acks::default());
     }
 
     fn serve(&mut self, batch: Vec<Job>) {
         let mut records = Vec::new();
-        let mut acks = Vec::new();
-        let mut checkpoint_acks = Vec::new();
+        let mut acks = Acks {
+            first_seq: self.head.seq + 1,
+            ..Acks::default()
+        };
         for job in batch {
             match job {
                 Job::Append(record, ack) => {
                     records.push(record);
-                    acks.push(ack);
+                    acks.appends.push(ack);
                 }
-                Job::Checkpoint(ack) => checkpoint_acks.push(ack),
+                Job::Checkpoint(ack) => acks.checkpoints.push(ack),
             }
         }
-        let first_seq = self.head.seq + 1;
         let started = Instant::now();
-        let durable = self.always_durable
-            || !checkpoint_acks.is_empty()
-            || acks.iter().any(Option::is_some)
-            || self.synced_at.elapsed() >= SYNC_INTERVAL;
-        let result = self.commit(&records, !checkpoint_acks.is_empty(), durable);
-        if result.is_ok()
+        let durable =
+            self.always_durable || acks.waited_for() || self.synced_at.elapsed() >= SYNC_INTERVAL;
+        let count = records.len();
+        let force_checkpoint = !acks.checkpoints.is_empty();
+        if self.commit(records, force_checkpoint, durable, acks)
             && let Some(observe) = self.observer.get()
         {
-            observe(started.elapsed(), records.len());
-        }
-        if let Err(e) = &result {
-            tracing::error!("decision log write failed: {e}");
-            *self
-                .failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
-        }
-        for (i, ack) in acks.into_iter().enumerate() {
-            if let Some(ack) = ack {
-                let reply = match &result {
-                    Ok(_) => Ok(first_seq + i as u64),
-                    Err(e) => Err(e.clone()),
-                };
-                // A caller that gave up waiting is not an error here.
-                let _ = ack.send(reply);
-            }
-        }
-        for ack in checkpoint_acks {
-            let _ = ack.send(result.clone());
+            observe(started.elapsed(), count);
         }
     }
 
-    /// Write `records` (and a checkpoint if due or `force_checkpoint`) in
-    /// one transaction, durable if `durable`. The in-memory head moves only
-    /// on success. A commit into a log file that was deleted or replaced
-    /// (checked before and after it) fails, and so does every later one.
+    /// Commit `records` (and a checkpoint if due or `force_checkpoint`),
+    /// durable if `durable`, and acknowledge `acks` once it is (through the
+    /// syncer when there is a journal). Whether the commit succeeded.
     fn commit(
         &mut self,
-        records: &[PendingRecord],
+        records: Vec<PendingRecord>,
+        force_checkpoint: bool,
+        durable: bool,
+        mut acks: Acks,
+    ) -> bool {
+        match self.write(records, force_checkpoint, durable) {
+            Ok(checkpoint) => {
+                acks.checkpoint = checkpoint;
+                match (&mut self.syncer, &self.journal) {
+                    (Some(syncer), Some(journal)) if durable => {
+                        let (epoch, offset) = journal.position();
+                        syncer.request(epoch, offset, self.head.seq, acks);
+                    }
+                    _ => {
+                        if durable {
+                            self.committed.store(self.head.seq, Ordering::Release);
+                        }
+                        acks.send(Ok(()));
+                    }
+                }
+                if durable {
+                    self.synced_at = Instant::now();
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!("decision log write failed: {e}");
+                *self
+                    .failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+                acks.send(Err(e));
+                false
+            }
+        }
+    }
+
+    /// Write `records` (and a checkpoint if due or `force_checkpoint`):
+    /// with a journal, into redb without syncing and then the journal
+    /// (the syncer makes it durable); without one, in a redb commit durable
+    /// if `durable`. The in-memory head moves only on success. A commit
+    /// into a log file (or journal) that was deleted or replaced (checked
+    /// before and after it) fails, and so does every later one.
+    fn write(
+        &mut self,
+        mut records: Vec<PendingRecord>,
         force_checkpoint: bool,
         durable: bool,
     ) -> Result<Option<Checkpoint>, LogError> {
         self.check_file()?;
-        let (head, checkpoint) = guard::contain("writing to the log", || {
-            self.write(records, force_checkpoint, durable)
-        })?;
-        self.check_file()?;
-        self.head = head;
-        if durable {
-            self.committed.store(head.seq, Ordering::Release);
-            self.synced_at = Instant::now();
+        // Everything but the inserts happens before the transaction opens.
+        let mut batch = CommitBatch::chain(self.head, &mut records);
+        let due = batch.head.seq >= batch.head.checkpointed + self.checkpoint_every;
+        let checkpoint = (batch.head.seq > 0 && (due || force_checkpoint)).then(|| {
+            Checkpoint::sign(
+                &self.key,
+                batch.head.seq,
+                &batch.head.hash,
+                crate::log::now_ms(),
+            )
+        });
+        if let Some(checkpoint) = &checkpoint {
+            let json =
+                serde_json::to_vec(checkpoint).map_err(|e| LogError::Encode(e.to_string()))?;
+            batch = batch.with_checkpoint(json);
         }
+        match self.journal.take() {
+            Some(mut journal) => {
+                let result = self.write_journaled(&mut journal, &batch);
+                self.journal = Some(journal);
+                if let Err(e) = &result {
+                    // What the journal holds is uncertain from here on.
+                    self.fatal = Some(e.clone());
+                }
+                result?;
+            }
+            None => {
+                guard::contain("writing to the log", || {
+                    commit_direct(&self.db, &batch, durable)
+                })?;
+            }
+        }
+        self.check_file()?;
+        self.head = batch.head;
         Ok(checkpoint)
     }
 
-    /// The transaction of [`Writer::commit`]; returns the new head.
-    fn write(
-        &self,
-        records: &[PendingRecord],
-        force_checkpoint: bool,
-        durable: bool,
-    ) -> Result<(Head, Option<Checkpoint>), LogError> {
-        // Everything but the inserts happens before the transaction opens.
-        let mut head = self.head;
-        let mut values = Vec::with_capacity(records.len());
-        let mut index = BatchIndex::new(head.seq + 1);
-        for record in records {
-            let seq = head.seq + 1;
-            let mut value = record_format::body_after(
-                32,
-                seq,
-                record.time_ms,
-                record.generation,
-                &record.payload,
-            );
-            let hash = chain::next(&head.hash, seq, value.get(32..).unwrap_or_default());
-            if let Some(prefix) = value.get_mut(..32) {
-                prefix.copy_from_slice(&hash);
-            }
-            index.add(seq, record.time_ms, record.agent_id.as_deref());
-            values.push(value);
-            head.seq = seq;
-            head.hash = hash;
+    /// Commit `batch` to redb without syncing and append it to the
+    /// journal; a batch the journal has no room for goes into a durable
+    /// redb commit that starts a new epoch.
+    fn write_journaled(&self, journal: &mut Journal, batch: &CommitBatch) -> Result<(), LogError> {
+        if batch.records.is_empty() && batch.checkpoint.is_none() {
+            return Ok(());
         }
-        let due = head.seq >= head.checkpointed + self.checkpoint_every;
-        let checkpoint = (head.seq > 0 && (due || force_checkpoint))
-            .then(|| Checkpoint::sign(&self.key, head.seq, &head.hash, crate::log::now_ms()));
-        let checkpoint_json = checkpoint
-            .as_ref()
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| LogError::Encode(e.to_string()))?;
+        let frame = batch.encode();
+        if !journal.fits(frame.len()) {
+            return guard::contain("writing to the log", || {
+                journal.commit_durably(&self.db, std::slice::from_ref(batch), batch.head)
+            });
+        }
+        guard::contain("writing to the log", || {
+            commit_direct(&self.db, batch, false)
+        })?;
+        journal.append(&frame)
+    }
 
-        let mut txn = self.db.begin_write().map_err(LogError::storage)?;
-        txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        })
-        .map_err(LogError::storage)?;
-        {
-            let mut table = txn.open_table(RECORDS).map_err(LogError::storage)?;
-            // Appended in key order after the last record: an existing key
-            // is never overwritten (that would be an unordered insert).
-            let mut cursor = table
-                .upper_bound_mut(Bound::<u64>::Unbounded)
-                .map_err(LogError::storage)?;
-            for (seq, value) in (self.head.seq + 1..).zip(&values) {
-                cursor
-                    .insert_before(seq, value.as_slice())
-                    .map_err(|e| LogError::Storage(format!("appending record {seq}: {e}")))?;
-            }
-            cursor.close().map_err(LogError::storage)?;
+    /// At close: make everything durable in redb and mark the log closed
+    /// cleanly (the journal holds nothing live then).
+    fn close(&mut self) -> Result<(), LogError> {
+        let checkpoint = self.head.seq > self.head.checkpointed;
+        if let Some(syncer) = self.syncer.as_mut() {
+            syncer.stop();
         }
-        index.write(&txn)?;
-        write_state(&txn, records)?;
-        {
-            let mut meta = txn.open_table(META).map_err(LogError::storage)?;
-            // Without records, a durable commit still writes the head: it
-            // then has something to commit, and makes what came before durable.
-            if !records.is_empty() || durable {
-                meta.insert(
-                    HEAD_KEY,
-                    tables::encode_head(head.seq, &head.hash).as_slice(),
-                )
-                .map_err(LogError::storage)?;
-            }
-            if let Some(last) = records.last() {
-                meta.insert(GENERATION_KEY, last.generation.to_be_bytes().as_slice())
-                    .map_err(LogError::storage)?;
-            }
+        if self.journal.is_none() {
+            return self.write(Vec::new(), checkpoint, true).map(drop);
         }
-        if let Some(json) = &checkpoint_json {
-            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
-            checkpoints
-                .insert(head.seq, json.as_slice())
-                .map_err(LogError::storage)?;
-            head.checkpointed = head.seq;
+        self.write(Vec::new(), checkpoint, false)?;
+        self.check_file()?;
+        if let Some(journal) = self.journal.as_mut() {
+            guard::contain("closing the log", || journal.close(&self.db, &[]))?;
         }
-        txn.commit().map_err(LogError::storage)?;
-        Ok((head, checkpoint))
+        self.committed.store(self.head.seq, Ordering::Release);
+        Ok(())
     }
 }
 
-/// Apply the state changes of `records`, in their order, opening each
-/// table once.
-fn write_state(txn: &redb::WriteTransaction, records: &[PendingRecord]) -> Result<(), LogError> {
-    const TABLES: [StateTable; 4] = [
-        StateTable::Escalations,
-        StateTable::KillSwitch,
-        StateTable::Charges,
-        StateTable::Outcomes,
-    ];
-    for which in TABLES {
-        let mut writes = records
-            .iter()
-            .flat_map(|r| &r.state)
-            .filter(|w| w.table == which)
-            .peekable();
-        if writes.peek().is_none() {
-            continue;
-        }
-        let mut table = txn
-            .open_table(which.definition())
-            .map_err(LogError::storage)?;
-        for write in writes {
-            match &write.value {
-                Some(value) => table.insert(write.key.as_str(), value.as_slice()).map(drop),
-                None => table.remove(write.key.as_str()).map(drop),
-            }
-            .map_err(LogError::storage)?;
-        }
-    }
-    Ok(())
+/// One redb transaction holding `batch`, durable if `durable`.
+fn commit_direct(db: &Database, batch: &CommitBatch, durable: bool) -> Result<(), LogError> {
+    let mut txn = db.begin_write().map_err(LogError::storage)?;
+    txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    })
+    .map_err(LogError::storage)?;
+    batch.apply(&txn)?;
+    txn.commit().map_err(LogError::storage)
 }
