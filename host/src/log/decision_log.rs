@@ -6,19 +6,26 @@ use super::entry::LogEvent;
 use super::file_identity::FileIdentity;
 use super::journal::{self, Journal, JournalState};
 use super::lag_gate::LagGate;
+use super::revealer::Revealer;
+use super::syncer::Ack;
 use super::tables::{
     self, BY_AGENT, BY_TIME, CHECKPOINTS, ESCALATIONS, GENERATION_KEY, HEAD_KEY, KILL_SWITCH, META,
     RECORDS, StateWrite,
 };
+use super::watermarks::Watermarks;
 use super::writer::{CommitObserver, Head, Job, PendingRecord, Writer};
 use super::{LogError, now_ms};
 use super::{guard, integrity, keys};
 use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+fn writer_gone() -> LogError {
+    LogError::Unavailable("the writer thread has stopped".to_owned())
+}
 
 /// The log's file name in the data directory.
 pub const LOG_FILE: &str = "gavel.redb";
@@ -83,8 +90,11 @@ pub struct DecisionLog {
     failure: Arc<Mutex<Option<String>>>,
     observer: Arc<std::sync::OnceLock<CommitObserver>>,
     generation: u64,
-    /// The last durably committed sequence number (kept by the writer).
-    committed: Arc<AtomicU64>,
+    /// How far records are written, visible and committed (kept by the
+    /// writer).
+    marks: Arc<Watermarks>,
+    /// Makes staged records visible to readers.
+    revealer: Revealer,
     /// Refuses decisions while too much is unshipped (`--max-lag`).
     lag_gate: std::sync::OnceLock<LagGate>,
 }
@@ -177,41 +187,55 @@ impl DecisionLog {
         )
         .with_identity(identity)
         .with_journal(journal)?;
-        let committed = writer.committed();
+        let marks = writer.marks();
         let handle = std::thread::Builder::new()
             .name("gavel-log-writer".to_owned())
             .spawn(move || writer.run(queue))
             .map_err(|e| LogError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        let revealer = Revealer::new(jobs.clone(), marks.clone());
         Ok(DecisionLog {
             db,
+            revealer,
             jobs: Some(jobs),
             writer: Some(handle),
             options,
             failure,
             observer,
             generation,
-            committed,
+            marks,
             lag_gate: std::sync::OnceLock::new(),
         })
     }
 
-    /// The database, for reading (readers never block the writer).
+    /// The database, for reading: it holds every record acknowledged
+    /// before this call. Readers never block the writer, but a reader may
+    /// wait for it: when a written record is not visible yet (durable mode
+    /// stages batches for redb, see `writer`), the writer commits them
+    /// first.
     pub fn database(&self) -> &Database {
+        self.revealer.reveal();
         &self.db
     }
 
+    /// A handle for a reader that outlives a borrow, to see every
+    /// acknowledged record before it reads ([`Revealer::reveal`]).
+    pub fn revealer(&self) -> Revealer {
+        self.revealer.clone()
+    }
+
     /// A shared handle on the database, for a reader that outlives a borrow
-    /// (the shipper's blocking reads). Hold it only while reading: the
-    /// file stays open until the last handle is dropped.
+    /// (the shipper's blocking reads, after [`DecisionLog::revealer`]'s).
+    /// Hold it only while reading: the file stays open until the last
+    /// handle is dropped.
     pub fn shared_database(&self) -> Arc<Database> {
         self.db.clone()
     }
 
-    /// The last durably committed sequence number, shared (kept by the
-    /// writer). In buffered mode, records a reader already sees may be
+    /// The last durable sequence number, shared (kept by the writer and
+    /// the syncer). In buffered mode, records a reader already sees may be
     /// above it for up to 50 ms.
     pub fn committed_handle(&self) -> Arc<AtomicU64> {
-        self.committed.clone()
+        self.marks.durable()
     }
 
     /// The last policy-set generation recorded when the log was opened.
@@ -219,9 +243,10 @@ impl DecisionLog {
         self.generation
     }
 
-    /// The last durably committed sequence number (0 for an empty log).
+    /// The last durable sequence number (0 for an empty log): every
+    /// record acknowledged in durable mode is at or below it.
     pub fn committed_seq(&self) -> u64 {
-        self.committed.load(Ordering::Acquire)
+        self.marks.durable_seq()
     }
 
     /// Refuse decisions while more than `max_lag` committed records are
@@ -315,6 +340,26 @@ impl DecisionLog {
         }
     }
 
+    /// [`DecisionLog::append_with_state`] for an async caller: in durable
+    /// mode the task waits for the commit without blocking its thread, so
+    /// many callers cost a few threads instead of one each. (A full queue
+    /// still blocks the thread for a moment: that is the backpressure.)
+    pub async fn append_with_state_async(
+        &self,
+        event: &LogEvent,
+        generation: u64,
+        state: Vec<StateWrite>,
+    ) -> Result<Appended, LogError> {
+        if self.options.mode != LogMode::Durable {
+            return self.submit(event, generation, state, false);
+        }
+        let record = self.record(event, generation, state)?;
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.send(Job::Append(record, Some(Ack::Task(ack))))?;
+        let seq = done.await.map_err(|_| writer_gone())??;
+        Ok(Appended::Committed(seq))
+    }
+
     fn submit(
         &self,
         event: &LogEvent,
@@ -322,6 +367,33 @@ impl DecisionLog {
         state: Vec<StateWrite>,
         wait: bool,
     ) -> Result<Appended, LogError> {
+        let record = self.record(event, generation, state)?;
+        if !wait {
+            self.send(Job::Append(record, None))?;
+            return Ok(Appended::Queued);
+        }
+        let (ack, done) = sync_channel(1);
+        self.send(Job::Append(record, Some(Ack::Thread(ack))))?;
+        let seq = done.recv().map_err(|_| writer_gone())??;
+        Ok(Appended::Committed(seq))
+    }
+
+    /// Hand `job` to the writer.
+    fn send(&self, job: Job) -> Result<(), LogError> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?
+            .send(job)
+            .map_err(|_| writer_gone())
+    }
+
+    /// The record for `event`, or why it cannot be recorded.
+    fn record(
+        &self,
+        event: &LogEvent,
+        generation: u64,
+        state: Vec<StateWrite>,
+    ) -> Result<PendingRecord, LogError> {
         if let Some(why) = self
             .failure
             .lock()
@@ -343,41 +415,22 @@ impl DecisionLog {
             }
             _ => None,
         };
-        let record = PendingRecord {
+        Ok(PendingRecord {
             time_ms: now_ms(),
             generation,
             payload: super::record_format::encode_event(event)
                 .map_err(|e| LogError::Encode(e.to_string()))?,
             agent_id,
             state,
-        };
-        let jobs = self
-            .jobs
-            .as_ref()
-            .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?;
-        let gone = || LogError::Unavailable("the writer thread has stopped".to_owned());
-        if !wait {
-            jobs.send(Job::Append(record, None)).map_err(|_| gone())?;
-            return Ok(Appended::Queued);
-        }
-        let (ack, done) = sync_channel(1);
-        jobs.send(Job::Append(record, Some(ack)))
-            .map_err(|_| gone())?;
-        let seq = done.recv().map_err(|_| gone())??;
-        Ok(Appended::Committed(seq))
+        })
     }
 
     /// Write a signed checkpoint of the current head now (after every
     /// queued record) and return it; `None` for an empty log.
     pub fn checkpoint(&self) -> Result<Option<Checkpoint>, LogError> {
-        let jobs = self
-            .jobs
-            .as_ref()
-            .ok_or_else(|| LogError::Unavailable("the log is closed".to_owned()))?;
         let (ack, done) = sync_channel(1);
-        let gone = || LogError::Unavailable("the writer thread has stopped".to_owned());
-        jobs.send(Job::Checkpoint(ack)).map_err(|_| gone())?;
-        done.recv().map_err(|_| gone())?
+        self.send(Job::Checkpoint(ack))?;
+        done.recv().map_err(|_| writer_gone())?
     }
 
     /// Commit everything queued, write the shutdown checkpoint and stop
@@ -388,6 +441,7 @@ impl DecisionLog {
 
     fn shutdown(&mut self) -> Result<(), LogError> {
         drop(self.jobs.take());
+        self.revealer.close();
         if let Some(handle) = self.writer.take() {
             handle
                 .join()

@@ -25,10 +25,12 @@ mod query;
 mod raw;
 mod record_format;
 mod redaction;
+mod revealer;
 mod run_codec;
 mod syncer;
 mod tables;
 mod verify;
+mod watermarks;
 mod writer;
 
 pub use batch_index::{AGENT_BATCHES, BATCH_TIMES};
@@ -50,6 +52,7 @@ pub use query::{
 pub use raw::{RawRecord, ShipRead, read_for_ship};
 pub use record_format::FormatError;
 pub use redaction::{REDACTED_PREFIX, RedactionPath, Redactor, mask_findings};
+pub use revealer::Revealer;
 pub use tables::{
     BY_AGENT, BY_TIME, CHARGES, CHECKPOINTS, ESCALATIONS, KILL_SWITCH, META, OUTCOMES, RECORDS,
     StateTable, StateWrite,

@@ -2,7 +2,7 @@
 //! service, or a log file no process holds (`gavel ship`), opened for each
 //! read and released at once so that a server can start meanwhile.
 
-use crate::log::{LogError, ShipRead, open_reader, read_for_ship};
+use crate::log::{LogError, Revealer, ShipRead, open_reader, read_for_ship};
 use redb::Database;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,11 +17,13 @@ pub trait LogSource: Send + Sync + 'static {
 
 /// The live log of this process. Only durably committed records are
 /// shipped: a buffered log's readers see records up to 50 ms before they
-/// are durable, and a crash could still take those back.
+/// are durable, and a crash could still take those back. Every read first
+/// makes the records the writer has staged visible.
 #[derive(Debug, Clone)]
 pub struct LiveLog {
     db: Arc<Database>,
     durable: Arc<AtomicU64>,
+    revealer: Revealer,
 }
 
 impl LiveLog {
@@ -30,12 +32,14 @@ impl LiveLog {
         LiveLog {
             db: log.shared_database(),
             durable: log.committed_handle(),
+            revealer: log.revealer(),
         }
     }
 }
 
 impl LogSource for LiveLog {
     fn read(&self, after: u64, max: usize, checkpoints_after: u64) -> Result<ShipRead, LogError> {
+        self.revealer.reveal();
         let durable = self.durable.load(Ordering::Acquire);
         let mut read = read_for_ship(self.db.as_ref(), after, max, checkpoints_after)?;
         read.records.retain(|r| r.seq <= durable);

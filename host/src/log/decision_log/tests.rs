@@ -400,3 +400,94 @@ fn the_lag_gate_refuses_decisions_past_the_limit_and_reads_ship_the_chain() {
     let none = crate::log::read_for_ship(log.database(), 0, 100, c.size).unwrap();
     assert!(none.checkpoints.is_empty());
 }
+
+/// Durable mode stages journaled batches for redb: a reader still sees
+/// every acknowledged record at once (through `database()` or a
+/// `Revealer`), and without readers the batches reach redb within the
+/// stage interval.
+#[test]
+fn staged_records_are_seen_by_readers_at_once_and_reach_redb_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+    let revealer = log.revealer();
+    for n in 1..=20u64 {
+        let Appended::Committed(seq) = log.append(&decision("a", n as usize), 1).unwrap() else {
+            panic!("durable")
+        };
+        assert_eq!(seq, n);
+        assert!(log.committed_seq() >= seq, "acknowledged means durable");
+        if n % 2 == 0 {
+            assert!(
+                crate::log::get_record(log.database(), seq)
+                    .unwrap()
+                    .is_some()
+            );
+        } else {
+            revealer.reveal();
+            let read =
+                crate::log::read_for_ship(log.shared_database().as_ref(), seq - 1, 1, 0).unwrap();
+            assert_eq!(read.records.len(), 1, "record {seq} after a reveal");
+        }
+    }
+    // A checkpoint alone (no new record) is staged and seen too.
+    let c = log.checkpoint().unwrap().unwrap();
+    let read = log.database().begin_read().unwrap();
+    let checkpoints = read.open_table(CHECKPOINTS).unwrap();
+    assert!(checkpoints.get(c.size).unwrap().is_some());
+    drop((checkpoints, read));
+    // No reader: the writer commits the staged batch by itself.
+    let Appended::Committed(seq) = log.append(&decision("a", 21), 1).unwrap() else {
+        panic!("durable")
+    };
+    // (The shared handle reads redb as it is, without revealing.)
+    let db = log.shared_database();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while crate::log::get_record(db.as_ref(), seq).unwrap().is_none() {
+        assert!(std::time::Instant::now() < until, "never committed to redb");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(db);
+    log.close().unwrap();
+    // A revealer that outlives its log does not wait for it.
+    revealer.reveal();
+}
+
+/// The async append acknowledges the same way as the blocking one.
+#[test]
+fn the_async_append_waits_for_the_durable_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for n in 1..=5u64 {
+        let appended = rt
+            .block_on(log.append_with_state_async(&decision("a", n as usize), 1, Vec::new()))
+            .unwrap();
+        assert_eq!(appended, Appended::Committed(n));
+        assert!(log.committed_seq() >= n);
+        assert!(crate::log::get_record(log.database(), n).unwrap().is_some());
+    }
+    log.close().unwrap();
+    let reopened = DecisionLog::open(dir.path(), LogOptions::default()).unwrap();
+    assert!(
+        crate::log::get_record(reopened.database(), 5)
+            .unwrap()
+            .is_some()
+    );
+    reopened.close().unwrap();
+    let buffered_dir = tempfile::tempdir().unwrap();
+    let buffered = DecisionLog::open(
+        buffered_dir.path(),
+        LogOptions {
+            mode: LogMode::Buffered,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let queued = rt
+        .block_on(buffered.append_with_state_async(&decision("a", 1), 1, Vec::new()))
+        .unwrap();
+    assert_eq!(queued, Appended::Queued);
+    buffered.close().unwrap();
+}
