@@ -176,6 +176,62 @@ fn sixty_four_callers_cannot_overspend_a_budget() {
     );
 }
 
+/// The same budget through `decide_async`: 64 tasks on two workers, each
+/// waiting for its record without a thread of its own.
+#[test]
+fn sixty_four_async_callers_cannot_overspend_a_budget() {
+    let dir = policy_dir(BUDGET);
+    let data = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(start(dir.path(), data.path(), options()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|t| {
+            let runtime = Arc::clone(&runtime);
+            rt.spawn(async move {
+                let mut out = Vec::new();
+                for i in 0..3 {
+                    let r = request(
+                        &format!("r-{t}-{i}"),
+                        "execute_transaction",
+                        Some(10.0),
+                        None,
+                    );
+                    out.push(runtime.decide_async(&r).await);
+                }
+                out
+            })
+        })
+        .collect();
+    let results: Vec<Decision> = tasks
+        .into_iter()
+        .flat_map(|task| rt.block_on(task).expect("task"))
+        .collect();
+    let approved: Vec<&Decision> = results
+        .iter()
+        .filter(|d| d.verdict == Verdict::Approve)
+        .collect();
+    assert_eq!(approved.len(), 100);
+    assert!(approved.iter().all(|d| d.seq.is_some()), "durably recorded");
+    assert!(
+        results
+            .iter()
+            .filter(|d| d.verdict != Verdict::Approve)
+            .all(|d| code(d) == Some("budget-exceeded"))
+    );
+    // Every decision is in the log, read right after its answer.
+    for d in &results {
+        let seq = d.seq.expect("a seq");
+        assert!(
+            gavel::log::get_record(runtime.log().database(), seq)
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
 #[test]
 fn sixty_four_callers_get_exactly_the_rate() {
     let dir = policy_dir(RATE);

@@ -17,6 +17,7 @@ use gavel_bench::gavel_peer::GavelPeer;
 use gavel_bench::native::Native;
 use gavel_bench::peer::{Outcome, Peer};
 use gavel_bench::rego::{RegoMode, RegoPeer};
+use gavel_bench::throughput::Callers;
 use gavel_bench::workload;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: gavel-bench check [--n N] [--policies DIR]
        gavel-bench peers [--n N] [--rounds R] [--out FILE]
        gavel-bench report [--quick] [--peers FILE] [--out FILE]
-       gavel-bench profile warm|fresh|durable|buffered|writer|writer-durable
+       gavel-bench profile warm|fresh|durable|durable-tasks|buffered|writer|writer-durable
        gavel-bench probe-memory warm|fresh|python|concurrent|instance-warm:LANG|instance-fresh:LANG
        gavel-bench mcp-upstream [--http ADDR]";
 
@@ -197,9 +198,10 @@ fn profile(what: &str) -> Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        if let Some(mode) = match what {
-            "durable" => Some(gavel::LogMode::Durable),
-            "buffered" => Some(gavel::LogMode::Buffered),
+        if let Some((mode, callers_as)) = match what {
+            "durable" => Some((gavel::LogMode::Durable, Callers::Threads)),
+            "durable-tasks" => Some((gavel::LogMode::Durable, Callers::Tasks)),
+            "buffered" => Some((gavel::LogMode::Buffered, Callers::Threads)),
             _ => None,
         } {
             let rate = gavel_bench::throughput::rate(
@@ -207,6 +209,7 @@ fn profile(what: &str) -> Result<ExitCode> {
                 short,
                 mode,
                 64,
+                callers_as,
                 Duration::from_secs(10),
             )
             .map_err(|e| anyhow!("throughput: {e}"))?;

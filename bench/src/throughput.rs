@@ -14,6 +14,11 @@
 //! caller waits, so a commit carries at most one record per caller), and
 //! buffered throughput by the second (one writer thread).
 //!
+//! Callers are threads calling [`Runtime::decide`], or (durable rows
+//! marked "tasks") async tasks calling [`Runtime::decide_async`] on a
+//! tokio runtime with one worker per core, as a server's requests are:
+//! a task waiting for its record costs no thread of its own.
+//!
 //! With [`Ids::Fresh`] every call decides its action under a request id
 //! of its own, so that a stateful set's charges are reserved on every
 //! call (a request id is charged once); [`compare`] uses it to set the
@@ -29,6 +34,9 @@ use std::time::{Duration, Instant};
 /// Caller counts, as the issue asks.
 pub const CALLERS: [usize; 3] = [1, 8, 64];
 
+/// Caller counts for the durable rows with async tasks as callers.
+pub const TASKS: [usize; 2] = [64, 256];
+
 /// Where benchmark logs go: `target/bench-log` (or under
 /// `CARGO_TARGET_DIR`).
 pub fn disk_base() -> PathBuf {
@@ -43,6 +51,15 @@ pub fn disk_tempdir(tag: &str) -> Result<tempfile::TempDir, crate::Error> {
     let base = disk_base();
     std::fs::create_dir_all(&base)?;
     Ok(tempfile::Builder::new().prefix(tag).tempdir_in(base)?)
+}
+
+/// What a caller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callers {
+    /// A thread each, blocked while its record is written.
+    Threads,
+    /// An async task each, on one worker thread per core.
+    Tasks,
 }
 
 /// Which request ids the callers send.
@@ -77,11 +94,13 @@ struct Commits {
     total: Duration,
 }
 
+#[expect(clippy::too_many_arguments, reason = "one benchmark row's settings")]
 fn run_one(
     dir: &Path,
     requests: &Arc<Vec<Request>>,
     mode: LogMode,
     callers: usize,
+    callers_as: Callers,
     budget: Duration,
     ids: Ids,
     seed: Option<&Path>,
@@ -105,6 +124,24 @@ fn run_one(
             c.records += records;
             c.total += took;
         }));
+    if callers_as == Callers::Tasks {
+        let started = Instant::now();
+        let (latency, reserved) = drive_tasks(&runtime, requests, callers, budget, ids)?;
+        let took = started.elapsed();
+        let runtime = Arc::try_unwrap(runtime).map_err(|_| "runtime still shared")?;
+        runtime.close()?;
+        let commits = std::mem::take(&mut *commits.lock().unwrap_or_else(PoisonError::into_inner));
+        return Ok(Row {
+            decisions: latency.len(),
+            reserved,
+            took,
+            close: None,
+            latency,
+            commits: commits.times,
+            committed: commits.records,
+            in_commits: commits.total,
+        });
+    }
     let barrier = Arc::new(Barrier::new(callers + 1));
     let threads: Vec<_> = (0..callers)
         .map(|i| {
@@ -176,6 +213,69 @@ fn run_one(
     })
 }
 
+/// `callers` async tasks deciding for `budget` on a runtime with one
+/// worker per core: every call's latency, and how many reserved a charge.
+fn drive_tasks(
+    runtime: &Arc<Runtime>,
+    requests: &Arc<Vec<Request>>,
+    callers: usize,
+    budget: Duration,
+    ids: Ids,
+) -> Result<(Samples, usize), crate::Error> {
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    let until = Instant::now() + budget;
+    let tasks: Vec<_> = (0..callers)
+        .map(|i| {
+            let (runtime, requests) = (runtime.clone(), requests.clone());
+            rt.spawn(async move {
+                let mut latency = Samples::with_capacity(4096);
+                let mut reserved = 0usize;
+                let n = requests.len().max(1);
+                let mut next = i * 7919 % n;
+                let mut call = 0u64;
+                while Instant::now() < until {
+                    let Some(request) = requests.get(next) else {
+                        break;
+                    };
+                    let renamed;
+                    let request = match ids {
+                        Ids::Reuse => request,
+                        Ids::Fresh => {
+                            renamed =
+                                crate::stateful_chain::renamed(request, &format!("c{i}-{call}"));
+                            &renamed
+                        }
+                    };
+                    let started = Instant::now();
+                    let decision = runtime.decide_async(request).await;
+                    latency.push(started.elapsed());
+                    if decision.verdict != gavel::Verdict::Deny
+                        && decision.charges.iter().any(|c| !c.duplicate)
+                    {
+                        reserved += 1;
+                    }
+                    std::hint::black_box(decision);
+                    next = (next + 1) % n;
+                    call += 1;
+                }
+                (latency, reserved)
+            })
+        })
+        .collect();
+    let mut latency = Samples::default();
+    let mut reserved = 0;
+    for task in tasks {
+        let (samples, made) = rt.block_on(task).map_err(|_| "a caller task panicked")?;
+        latency.extend(&samples);
+        reserved += made;
+    }
+    Ok((latency, reserved))
+}
+
 /// Decide for `budget` with `callers` threads and `mode`; the rate
 /// (decisions per second, counting a buffered log's close). For profiling.
 pub fn rate(
@@ -183,6 +283,7 @@ pub fn rate(
     short: Vec<Request>,
     mode: LogMode,
     callers: usize,
+    callers_as: Callers,
     budget: Duration,
 ) -> Result<f64, crate::Error> {
     let row = run_one(
@@ -190,6 +291,7 @@ pub fn rate(
         &Arc::new(short),
         mode,
         callers,
+        callers_as,
         budget,
         Ids::Reuse,
         None,
@@ -206,19 +308,36 @@ pub fn run(dir: &Path, short: Vec<Request>, budget: Duration) -> Result<String, 
         "| log | callers | decisions | decisions/s | p50 per call | p99 per call | close (buffered) | records per commit | commit p50 | writer time per record |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for mode in [LogMode::Durable, LogMode::Buffered] {
-        for callers in CALLERS {
-            let mut row = run_one(dir, &requests, mode, callers, budget, Ids::Reuse, None)?;
+    let rows = [LogMode::Durable, LogMode::Buffered]
+        .into_iter()
+        .flat_map(|mode| CALLERS.map(|callers| (mode, callers, Callers::Threads)))
+        .chain(TASKS.map(|callers| (LogMode::Durable, callers, Callers::Tasks)));
+    for (mode, callers, callers_as) in rows {
+        {
+            let mut row = run_one(
+                dir,
+                &requests,
+                mode,
+                callers,
+                callers_as,
+                budget,
+                Ids::Reuse,
+                None,
+            )?;
             let per_commit = row.committed as f64 / (row.commits.len().max(1)) as f64;
             let per_record = row
                 .in_commits
                 .checked_div(u32::try_from(row.committed.max(1)).unwrap_or(u32::MAX));
             let _ = writeln!(
                 md,
-                "| {} | {callers} | {} | {} | {} | {} | {} | {per_commit:.1} | {} | {} |",
+                "| {} | {callers}{} | {} | {} | {} | {} | {} | {per_commit:.1} | {} | {} |",
                 match mode {
                     LogMode::Durable => "durable",
                     LogMode::Buffered => "buffered",
+                },
+                match callers_as {
+                    Callers::Threads => "",
+                    Callers::Tasks => " tasks",
                 },
                 crate::stats::thousands(row.decisions as u64),
                 show_rate(row.decisions as f64 / row.took.as_secs_f64().max(1e-9)),
@@ -281,7 +400,16 @@ pub fn compare(
     let requests = Arc::new(short);
     let mut out = Vec::with_capacity(dirs.len());
     for dir in dirs {
-        let mut row = run_one(dir, &requests, mode, callers, budget, Ids::Fresh, seed)?;
+        let mut row = run_one(
+            dir,
+            &requests,
+            mode,
+            callers,
+            Callers::Threads,
+            budget,
+            Ids::Fresh,
+            seed,
+        )?;
         out.push(Measured {
             decisions: row.decisions,
             per_second: row.decisions as f64 / row.took.as_secs_f64().max(1e-9),

@@ -21,21 +21,19 @@
 use crate::artifact_cache::ArtifactCache;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::engine::PolicyEngine;
-use crate::escalation::{
-    DEFAULT_ESCALATION_TIMEOUT, Escalation, EscalationStatus, EscalationTicket, Escalations,
-};
+use crate::escalation::{DEFAULT_ESCALATION_TIMEOUT, Escalations};
 use crate::generation::{Generation, Snapshot};
-use crate::history::{Activity, ApprovedAction, HistoryRecord, HistoryView};
+use crate::history::{Activity, ApprovedAction, HistoryRecord};
 use crate::kill_switch::{Engagement, KILL_SWITCH_CODE, KillSwitch};
 use crate::ledger::{
     ChargeRecord, DEFAULT_SETTLE_AFTER, Judgement, Ledger, PolicyCharge, Reservation, Who,
 };
 use crate::load_error::LoadError;
 use crate::log::{
-    Appended, DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor,
-    keys, now_ms,
+    DecisionEntry, DecisionLog, LogError, LogEvent, LogOptions, LoggedRequest, Redactor, keys,
+    now_ms,
 };
-use crate::policy_set::{Facts, PolicySet, RUNTIME_POLICY, refused};
+use crate::policy_set::{PolicySet, RUNTIME_POLICY, refused};
 use crate::request::Request;
 use arc_swap::ArcSwap;
 use std::collections::VecDeque;
@@ -45,6 +43,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 mod controls;
+mod decide;
 mod fleet_escalations;
 mod outcome;
 
@@ -370,97 +369,6 @@ impl Runtime {
     /// The live generation's number.
     pub fn generation(&self) -> u64 {
         self.live.load().number
-    }
-
-    /// Decide and record, on the generation live when the call began. If
-    /// the record cannot be written, the answer is a deny with code
-    /// `log-unavailable`: nothing is ever approved without a trail. While
-    /// a kill switch stops the agent, the answer is a deny with code
-    /// `kill-switch`: no policy runs, and the record is queued without
-    /// waiting for its commit, so the deny answers at once. An escalate opens an
-    /// [`Escalation`], recorded in the same transaction as the decision.
-    pub fn decide(&self, request: &Request) -> Decision {
-        let live = self.live.load_full();
-        if let Some((engagement, global)) = self.kill_switch.check(&request.agent_id) {
-            // No policy runs, and the deny does not wait for the disk: it
-            // is queued for the log whatever the mode (it has no `seq`).
-            let mut decision = stopped(request, &engagement, global);
-            decision.generation = live.number;
-            let entry = entry(&live.redactor, request, &decision);
-            if let Err(e) = self
-                .log
-                .append_queued(&LogEvent::Decision(entry), live.number)
-            {
-                return fail_closed(decision, &e);
-            }
-            return decision;
-        }
-        let now = now_ms();
-        let view: Arc<dyn HistoryView> = self.activity.clone();
-        let mut decision = live
-            .set
-            .evaluate_with(request, Facts::Live { view, now_ms: now });
-        decision.generation = live.number;
-        let reservation = charge_decision(&self.ledger, request, &mut decision, now);
-        let mut entry = entry(&live.redactor, request, &decision);
-        let mut state = reservation
-            .as_ref()
-            .map(|r| r.writes.clone())
-            .unwrap_or_default();
-        let mut opened = None;
-        if decision.verdict == Verdict::Escalate {
-            let timeout = i64::try_from(self.escalation_timeout.as_millis()).unwrap_or(i64::MAX);
-            let ticket = EscalationTicket {
-                id: Escalations::new_id(),
-                deadline_ms: now.saturating_add(timeout),
-            };
-            let escalation = Escalation {
-                id: ticket.id.clone(),
-                status: EscalationStatus::Pending,
-                request: entry.request.clone(),
-                reasons: decision.reasons.clone(),
-                created_ms: now,
-                deadline_ms: ticket.deadline_ms,
-                resolution: None,
-            };
-            match escalation.state_write() {
-                Ok(write) => state.push(write),
-                Err(e) => {
-                    self.undo(request, reservation.as_ref());
-                    return fail_closed(decision, &e);
-                }
-            }
-            entry.escalation = Some(ticket.clone());
-            decision.escalation = Some(ticket);
-            opened = Some(escalation);
-        }
-        match self
-            .log
-            .append_with_state(&LogEvent::Decision(entry), live.number, state)
-        {
-            Ok(appended) => {
-                decision.seq = match appended {
-                    Appended::Committed(seq) => Some(seq),
-                    Appended::Queued => None,
-                };
-                if let Some(escalation) = opened {
-                    self.publish_to_fleet(&escalation);
-                    self.escalations.insert(escalation);
-                }
-                if decision.verdict == Verdict::Approve {
-                    self.activity
-                        .record_approved(&approved_action(request, now));
-                }
-                if decision.verdict == Verdict::Deny {
-                    self.breaker_saw_deny(&live, &request.agent_id, now);
-                }
-                decision
-            }
-            Err(e) => {
-                self.undo(request, reservation.as_ref());
-                fail_closed(decision, &e)
-            }
-        }
     }
 
     /// Take back a reservation whose decision could not be recorded.
