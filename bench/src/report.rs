@@ -150,7 +150,7 @@ pub fn run(options: &Options) -> Result<String, crate::Error> {
     let _ = writeln!(md, "\n## 3. Throughput with the decision log\n");
     let _ = writeln!(
         md,
-        "`Runtime::decide` (kill-switch check, policies, redaction, log record, escalation state) on the workload's {} short actions, callers on their own threads for {:.1} s each. The last three columns are the log writer's own: records per commit (mean), the time of one commit, and the writer's time in commits per record (when durable, without the journal's sync, which runs on its own thread beside the next commit).\n",
+        "`Runtime::decide` (kill-switch check, policies, redaction, log record, escalation state) on the workload's {} short actions, callers on their own threads (rows marked \"tasks\": async tasks calling `Runtime::decide_async` on a tokio runtime with one worker per core, as a server's requests are) for {:.1} s each. The last three columns are the log writer's own: records per commit (mean), the time of one commit, and the writer's time in commits per record (when durable, without the journal's sync, which runs on its own thread beside the next commit).\n",
         short.len(),
         budget.throughput.as_secs_f64()
     );
