@@ -26,6 +26,7 @@
 
 use crate::stats::{Samples, show_opt, show_rate};
 use gavel::{LogMode, LogOptions, Request, Runtime};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier, Mutex, PoisonError};
@@ -147,39 +148,18 @@ fn run_one(
         .map(|i| {
             let (runtime, requests, barrier) = (runtime.clone(), requests.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let mut latency = Samples::with_capacity(4096);
-                let mut reserved = 0usize;
-                let n = requests.len().max(1);
-                let mut next = i * 7919 % n;
+                let mut caller = Caller::new(i, requests.len(), ids);
                 barrier.wait();
                 let until = Instant::now() + budget;
-                let mut call = 0u64;
                 while Instant::now() < until {
-                    let Some(request) = requests.get(next) else {
+                    let Some(request) = caller.request(&requests) else {
                         break;
                     };
-                    let renamed;
-                    let request = match ids {
-                        Ids::Reuse => request,
-                        Ids::Fresh => {
-                            renamed =
-                                crate::stateful_chain::renamed(request, &format!("c{i}-{call}"));
-                            &renamed
-                        }
-                    };
                     let started = Instant::now();
-                    let decision = runtime.decide(request);
-                    latency.push(started.elapsed());
-                    if decision.verdict != gavel::Verdict::Deny
-                        && decision.charges.iter().any(|c| !c.duplicate)
-                    {
-                        reserved += 1;
-                    }
-                    std::hint::black_box(decision);
-                    next = (next + 1) % n;
-                    call += 1;
+                    let decision = runtime.decide(&request);
+                    caller.answered(started, decision);
                 }
-                (latency, reserved)
+                caller.finish()
             })
         })
         .collect();
@@ -213,6 +193,63 @@ fn run_one(
     })
 }
 
+/// One caller's walk through the workload, from its own offset, and what
+/// it measured.
+struct Caller {
+    index: usize,
+    next: usize,
+    len: usize,
+    call: u64,
+    ids: Ids,
+    latency: Samples,
+    reserved: usize,
+}
+
+impl Caller {
+    fn new(index: usize, len: usize, ids: Ids) -> Self {
+        let len = len.max(1);
+        Caller {
+            index,
+            next: index * 7919 % len,
+            len,
+            call: 0,
+            ids,
+            latency: Samples::with_capacity(4096),
+            reserved: 0,
+        }
+    }
+
+    /// The next request to send (under a new id with [`Ids::Fresh`],
+    /// made before the call is timed).
+    fn request<'a>(&self, requests: &'a [Request]) -> Option<Cow<'a, Request>> {
+        let request = requests.get(self.next)?;
+        Some(match self.ids {
+            Ids::Reuse => Cow::Borrowed(request),
+            Ids::Fresh => Cow::Owned(crate::stateful_chain::renamed(
+                request,
+                &format!("c{}-{}", self.index, self.call),
+            )),
+        })
+    }
+
+    /// Count the answer to the call started at `started`, and move on.
+    fn answered(&mut self, started: Instant, decision: gavel::Decision) {
+        self.latency.push(started.elapsed());
+        if decision.verdict != gavel::Verdict::Deny && decision.charges.iter().any(|c| !c.duplicate)
+        {
+            self.reserved += 1;
+        }
+        std::hint::black_box(decision);
+        self.next = (self.next + 1) % self.len;
+        self.call += 1;
+    }
+
+    /// Every call's latency, and how many reserved a charge.
+    fn finish(self) -> (Samples, usize) {
+        (self.latency, self.reserved)
+    }
+}
+
 /// `callers` async tasks deciding for `budget` on a runtime with one
 /// worker per core: every call's latency, and how many reserved a charge.
 fn drive_tasks(
@@ -232,37 +269,16 @@ fn drive_tasks(
         .map(|i| {
             let (runtime, requests) = (runtime.clone(), requests.clone());
             rt.spawn(async move {
-                let mut latency = Samples::with_capacity(4096);
-                let mut reserved = 0usize;
-                let n = requests.len().max(1);
-                let mut next = i * 7919 % n;
-                let mut call = 0u64;
+                let mut caller = Caller::new(i, requests.len(), ids);
                 while Instant::now() < until {
-                    let Some(request) = requests.get(next) else {
+                    let Some(request) = caller.request(&requests) else {
                         break;
                     };
-                    let renamed;
-                    let request = match ids {
-                        Ids::Reuse => request,
-                        Ids::Fresh => {
-                            renamed =
-                                crate::stateful_chain::renamed(request, &format!("c{i}-{call}"));
-                            &renamed
-                        }
-                    };
                     let started = Instant::now();
-                    let decision = runtime.decide_async(request).await;
-                    latency.push(started.elapsed());
-                    if decision.verdict != gavel::Verdict::Deny
-                        && decision.charges.iter().any(|c| !c.duplicate)
-                    {
-                        reserved += 1;
-                    }
-                    std::hint::black_box(decision);
-                    next = (next + 1) % n;
-                    call += 1;
+                    let decision = runtime.decide_async(&request).await;
+                    caller.answered(started, decision);
                 }
-                (latency, reserved)
+                caller.finish()
             })
         })
         .collect();
