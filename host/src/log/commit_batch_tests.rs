@@ -69,52 +69,79 @@ fn batches() -> Vec<CommitBatch> {
 
 type Rows = Vec<(String, Vec<u8>)>;
 
-/// A table's rows, each made into (key, value) by `row`; none if the
-/// table does not exist.
-fn rows<K: redb::Key + 'static, V: redb::Value + 'static>(
-    read: &redb::ReadTransaction,
-    table: redb::TableDefinition<K, V>,
-    row: impl Fn(&redb::AccessGuard<'_, K>, &redb::AccessGuard<'_, V>) -> (String, Vec<u8>),
-) -> Rows {
-    match read.open_table(table) {
-        Ok(table) => table
+/// Every row, table by table.
+fn dump(db: &Database) -> Vec<Rows> {
+    let read = db.begin_read().unwrap();
+    let mut out = Vec::new();
+    let records = read.open_table(RECORDS).unwrap();
+    out.push(
+        records
             .iter()
             .unwrap()
             .map(|r| {
                 let (k, v) = r.unwrap();
-                row(&k, &v)
+                (k.value().to_string(), v.value().to_vec())
             })
             .collect(),
-        Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// Every row, table by table.
-fn dump(db: &Database) -> Vec<Rows> {
-    let read = db.begin_read().unwrap();
-    let mut out = vec![
-        rows(&read, RECORDS, |k, v| {
-            (k.value().to_string(), v.value().to_vec())
-        }),
-        rows(&read, META, |k, v| {
-            (k.value().to_owned(), v.value().to_vec())
-        }),
-        rows(&read, batch_index::BATCH_TIMES, |k, v| {
-            (k.value().to_string(), v.value().to_vec())
-        }),
-        rows(&read, batch_index::AGENT_BATCHES, |k, v| {
-            let (agent, first) = k.value();
-            (format!("{agent}/{first}"), v.value().to_vec())
-        }),
-        rows(&read, CHECKPOINTS, |k, v| {
-            (k.value().to_string(), v.value().to_vec())
-        }),
-    ];
+    );
+    let meta = read.open_table(META).unwrap();
+    out.push(
+        meta.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_owned(), v.value().to_vec())
+            })
+            .collect(),
+    );
+    let times = read.open_table(batch_index::BATCH_TIMES).unwrap();
+    out.push(
+        times
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_string(), v.value().to_vec())
+            })
+            .collect(),
+    );
+    let agents = read.open_table(batch_index::AGENT_BATCHES).unwrap();
+    out.push(
+        agents
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                let (agent, first) = k.value();
+                (format!("{agent}/{first}"), v.value().to_vec())
+            })
+            .collect(),
+    );
+    let checkpoints = read.open_table(CHECKPOINTS).unwrap();
+    out.push(
+        checkpoints
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_string(), v.value().to_vec())
+            })
+            .collect(),
+    );
     for which in StateTable::ALL {
-        out.push(rows(&read, which.definition(), |k, v| {
-            (k.value().to_owned(), v.value().to_vec())
-        }));
+        let rows = match read.open_table(which.definition()) {
+            Ok(table) => table
+                .iter()
+                .unwrap()
+                .map(|r| {
+                    let (k, v) = r.unwrap();
+                    (k.value().to_owned(), v.value().to_vec())
+                })
+                .collect(),
+            Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => panic!("{e}"),
+        };
+        out.push(rows);
     }
     out
 }
