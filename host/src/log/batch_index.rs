@@ -65,37 +65,28 @@ impl BatchIndex {
         self.last_seq = seq;
     }
 
-    /// Whether the commit has records (and so index entries).
-    fn is_empty(&self) -> bool {
-        self.last_seq < self.first_seq
-    }
-}
-
-/// Write the entries of several commits, opening each index table once.
-pub fn write_all(indexes: &[BatchIndex], txn: &WriteTransaction) -> Result<(), LogError> {
-    if indexes.iter().all(BatchIndex::is_empty) {
-        return Ok(());
-    }
-    let mut times = txn.open_table(BATCH_TIMES).map_err(LogError::storage)?;
-    for index in indexes.iter().filter(|i| !i.is_empty()) {
+    /// Write the entries (nothing for a commit without records).
+    pub fn write(&self, txn: &WriteTransaction) -> Result<(), LogError> {
+        if self.last_seq < self.first_seq {
+            return Ok(());
+        }
+        let mut times = txn.open_table(BATCH_TIMES).map_err(LogError::storage)?;
         times
             .insert(
-                index.first_seq,
-                encode_times(index.min_time, index.max_time).as_slice(),
+                self.first_seq,
+                encode_times(self.min_time, self.max_time).as_slice(),
             )
             .map_err(LogError::storage)?;
-    }
-    if indexes.iter().any(|i| !i.agents.is_empty()) {
-        let mut agents = txn.open_table(AGENT_BATCHES).map_err(LogError::storage)?;
-        for index in indexes.iter().filter(|i| !i.is_empty()) {
-            for (agent, (_, list)) in &index.agents {
+        if !self.agents.is_empty() {
+            let mut agents = txn.open_table(AGENT_BATCHES).map_err(LogError::storage)?;
+            for (agent, (_, list)) in &self.agents {
                 agents
-                    .insert((agent.as_str(), index.first_seq), list.as_slice())
+                    .insert((agent.as_str(), self.first_seq), list.as_slice())
                     .map_err(LogError::storage)?;
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The 16 bytes of a commit's time range.

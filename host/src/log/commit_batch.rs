@@ -9,7 +9,7 @@
 //! entries and state they made the first time.
 
 use super::LogError;
-use super::batch_index::{self, BatchIndex};
+use super::batch_index::BatchIndex;
 use super::chain;
 use super::record_format::{self, FormatError};
 use super::run_codec::{Reader, put_bytes, put_option, put_varint};
@@ -97,141 +97,84 @@ impl CommitBatch {
     /// Write the batch in `txn`: the records appended in key order (an
     /// existing seq is never overwritten), one index entry per commit, the
     /// state, the head, the generation and the checkpoint.
-    #[cfg(test)]
     pub fn apply(&self, txn: &WriteTransaction) -> Result<(), LogError> {
-        apply_all(std::slice::from_ref(self), txn)
-    }
-}
-
-/// Write consecutive `batches` (oldest first) in `txn`: their records
-/// appended in one pass in key order (an existing seq is never
-/// overwritten), each batch's own index entries (so that the rows are
-/// those the batches write one by one, and those a replay writes), their
-/// state in order, the last head and generation, and every checkpoint,
-/// opening each table once. Staged batches reach redb this way: applying
-/// a batch costs mostly the tables it opens, not its records.
-pub fn apply_all(batches: &[CommitBatch], txn: &WriteTransaction) -> Result<(), LogError> {
-    let Some(first_batch) = batches.first() else {
-        return Ok(());
-    };
-    let first = first_batch.before.seq + 1;
-    let mut indexes = Vec::with_capacity(batches.len());
-    {
-        let mut table = txn.open_table(RECORDS).map_err(LogError::storage)?;
-        let mut cursor = table
-            .upper_bound_mut(Bound::<u64>::Unbounded)
-            .map_err(LogError::storage)?;
-        let mut seq = first;
-        for batch in batches {
-            if batch.before.seq + 1 != seq {
-                return Err(LogError::Storage(format!(
-                    "a batch after record {} does not follow record {}",
-                    batch.before.seq,
-                    seq - 1
-                )));
-            }
-            let mut index = BatchIndex::new(seq);
-            for record in &batch.records {
+        let first = self.before.seq + 1;
+        let mut index = BatchIndex::new(first);
+        {
+            let mut table = txn.open_table(RECORDS).map_err(LogError::storage)?;
+            let mut cursor = table
+                .upper_bound_mut(Bound::<u64>::Unbounded)
+                .map_err(LogError::storage)?;
+            for (seq, record) in (first..).zip(&self.records) {
                 cursor
                     .insert_before(seq, record.value.as_slice())
                     .map_err(|e| LogError::Storage(format!("appending record {seq}: {e}")))?;
                 index.add(seq, record.time_ms, record.agent.as_deref());
-                seq += 1;
             }
-            indexes.push(index);
+            cursor.close().map_err(LogError::storage)?;
         }
-        cursor.close().map_err(LogError::storage)?;
-    }
-    batch_index::write_all(&indexes, txn)?;
-    write_state(batches, txn)?;
-    let mut meta = txn.open_table(META).map_err(LogError::storage)?;
-    if let Some(last) = batches.last() {
+        index.write(txn)?;
+        self.write_state(txn)?;
+        let mut meta = txn.open_table(META).map_err(LogError::storage)?;
         meta.insert(
             HEAD_KEY,
-            tables::encode_head(last.head.seq, &last.head.hash).as_slice(),
+            tables::encode_head(self.head.seq, &self.head.hash).as_slice(),
         )
         .map_err(LogError::storage)?;
+        if let Some(last) = self.records.last() {
+            meta.insert(GENERATION_KEY, last.generation.to_be_bytes().as_slice())
+                .map_err(LogError::storage)?;
+        }
+        if let Some(json) = &self.checkpoint {
+            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
+            checkpoints
+                .insert(self.head.seq, json.as_slice())
+                .map_err(LogError::storage)?;
+        }
+        Ok(())
     }
-    if let Some(record) = batches.iter().rev().find_map(|b| b.records.last()) {
-        meta.insert(GENERATION_KEY, record.generation.to_be_bytes().as_slice())
-            .map_err(LogError::storage)?;
-    }
-    if batches.iter().any(|b| b.checkpoint.is_some()) {
-        let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(LogError::storage)?;
-        for batch in batches {
-            if let Some(json) = &batch.checkpoint {
-                checkpoints
-                    .insert(batch.head.seq, json.as_slice())
-                    .map_err(LogError::storage)?;
+
+    /// Apply the state changes in their order, opening each table once.
+    fn write_state(&self, txn: &WriteTransaction) -> Result<(), LogError> {
+        for which in StateTable::ALL {
+            let mut writes = self.state.iter().filter(|w| w.table == which).peekable();
+            if writes.peek().is_none() {
+                continue;
+            }
+            let mut table = txn
+                .open_table(which.definition())
+                .map_err(LogError::storage)?;
+            for write in writes {
+                match &write.value {
+                    Some(value) => table.insert(write.key.as_str(), value.as_slice()).map(drop),
+                    None => table.remove(write.key.as_str()).map(drop),
+                }
+                .map_err(LogError::storage)?;
             }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Apply the batches' state changes in their order, opening each table
-/// once.
-fn write_state(batches: &[CommitBatch], txn: &WriteTransaction) -> Result<(), LogError> {
-    for which in StateTable::ALL {
-        let mut writes = batches
-            .iter()
-            .flat_map(|b| &b.state)
-            .filter(|w| w.table == which)
-            .peekable();
-        if writes.peek().is_none() {
-            continue;
-        }
-        let mut table = txn
-            .open_table(which.definition())
-            .map_err(LogError::storage)?;
-        for write in writes {
-            match &write.value {
-                Some(value) => table.insert(write.key.as_str(), value.as_slice()).map(drop),
-                None => table.remove(write.key.as_str()).map(drop),
-            }
-            .map_err(LogError::storage)?;
-        }
-    }
-    Ok(())
-}
-
-impl CommitBatch {
     /// The batch as the journal stores it. The head before it is not
     /// stored: the journal knows it, and decoding checks the chain from it.
-    #[cfg(test)]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_size_hint());
-        self.encode_into(&mut out);
-        out
-    }
-
-    /// About how many bytes [`CommitBatch::encode`] writes.
-    pub fn encoded_size_hint(&self) -> usize {
-        let records: usize = self.records.iter().map(|r| r.value.len() + 48).sum();
-        let state: usize = self
-            .state
-            .iter()
-            .map(|w| w.key.len() + w.value.as_ref().map_or(0, Vec::len) + 16)
-            .sum();
-        records + state + self.checkpoint.as_ref().map_or(0, Vec::len) + 32
-    }
-
-    /// Append the batch as the journal stores it to `out`.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.records.len() as u64);
+        let size: usize = self.records.iter().map(|r| r.value.len() + 32).sum();
+        let mut out = Vec::with_capacity(size + 64);
+        put_varint(&mut out, self.records.len() as u64);
         for record in &self.records {
-            put_bytes(out, &record.value);
+            put_bytes(&mut out, &record.value);
             out.extend_from_slice(&record.time_ms.to_be_bytes());
-            put_option(out, record.agent.as_deref());
-            put_varint(out, record.generation);
+            put_option(&mut out, record.agent.as_deref());
+            put_varint(&mut out, record.generation);
         }
-        put_varint(out, self.state.len() as u64);
+        put_varint(&mut out, self.state.len() as u64);
         for write in &self.state {
             out.push(write.table.code());
-            put_bytes(out, write.key.as_bytes());
-            put_optional_bytes(out, write.value.as_deref());
+            put_bytes(&mut out, write.key.as_bytes());
+            put_optional_bytes(&mut out, write.value.as_deref());
         }
-        put_optional_bytes(out, self.checkpoint.as_deref());
+        put_optional_bytes(&mut out, self.checkpoint.as_deref());
+        out
     }
 
     /// Decode a batch the journal stored after `before`. Every record must
@@ -327,7 +270,3 @@ fn optional_bytes(reader: &mut Reader<'_>, what: &str) -> Result<Option<Vec<u8>>
         ))),
     }
 }
-
-#[cfg(test)]
-#[path = "commit_batch_tests.rs"]
-mod tests;

@@ -31,7 +31,7 @@
 //! missing, or whose slot does not match redb's head.
 
 use super::LogError;
-use super::commit_batch::{CommitBatch, apply_all};
+use super::commit_batch::CommitBatch;
 use super::file_identity::FileIdentity;
 use super::syncer::SyncState;
 use super::tables::{JOURNAL_KEY, META};
@@ -367,57 +367,26 @@ impl Journal {
             && self.started.elapsed() < EPOCH_INTERVAL
     }
 
-    /// A buffer for one frame: room for its header, then the payload is
-    /// to be encoded after it (see [`Journal::append_framed`]).
-    pub fn new_frame(payload_capacity: usize) -> Vec<u8> {
-        let mut frame = Vec::with_capacity(FRAME_HEADER + payload_capacity);
-        frame.resize(FRAME_HEADER, 0);
-        frame
-    }
-
-    /// Whether `frame` (from [`Journal::new_frame`]) fits.
-    pub fn fits_framed(&self, frame: &[u8]) -> bool {
-        self.fits(frame.len().saturating_sub(FRAME_HEADER))
-    }
-
     /// Append one batch's frame (not yet synced).
-    #[cfg(test)]
     pub fn append(&mut self, payload: &[u8]) -> Result<(), LogError> {
-        let mut frame = Self::new_frame(payload.len());
-        frame.extend_from_slice(payload);
-        self.append_framed(&mut frame)
-    }
-
-    /// Append `frame` (from [`Journal::new_frame`], its payload encoded
-    /// after the header's room), not yet synced: the header is filled in
-    /// here, so the payload is never copied.
-    pub fn append_framed(&mut self, frame: &mut [u8]) -> Result<(), LogError> {
-        let payload_len = frame.len().saturating_sub(FRAME_HEADER);
-        let len = u32::try_from(payload_len)
+        let len = u32::try_from(payload.len())
             .map_err(|_| LogError::Storage("a journal frame is too large".to_owned()))?;
-        let end = self.offset + frame.len() as u64;
+        let end = self.offset + (FRAME_HEADER + payload.len()) as u64;
         self.reserve(end)?;
+        let mut frame = Vec::with_capacity(FRAME_HEADER + payload.len());
+        frame.extend_from_slice(FRAME_MAGIC);
+        frame.extend_from_slice(&len.to_be_bytes());
+        frame.extend_from_slice(&self.epoch.to_be_bytes());
         let synced = self
             .sync_state
             .synced_in(self.epoch)
             .unwrap_or(FRAMES_START);
-        let (header, payload) = frame.split_at_mut(FRAME_HEADER.min(frame.len()));
-        if header.len() < FRAME_HEADER {
-            return Err(LogError::Storage(
-                "a journal frame has no room for its header".to_owned(),
-            ));
-        }
-        let (fields, sum) = header.split_at_mut(FRAME_HEADER - 8);
-        let (magic, rest) = fields.split_at_mut(4);
-        magic.copy_from_slice(FRAME_MAGIC);
-        let (len_field, rest) = rest.split_at_mut(4);
-        len_field.copy_from_slice(&len.to_be_bytes());
-        let (epoch_field, synced_field) = rest.split_at_mut(8);
-        epoch_field.copy_from_slice(&self.epoch.to_be_bytes());
-        synced_field.copy_from_slice(&synced.to_be_bytes());
-        sum.copy_from_slice(&checksum(&[fields, payload]));
+        frame.extend_from_slice(&synced.to_be_bytes());
+        let sum = checksum(&[&frame, payload]);
+        frame.extend_from_slice(&sum);
+        frame.extend_from_slice(payload);
         self.file
-            .write_all_at(frame, self.offset)
+            .write_all_at(&frame, self.offset)
             .map_err(|e| LogError::Storage(format!("writing the journal: {e}")))?;
         self.offset = end;
         Ok(())
@@ -512,7 +481,9 @@ fn commit(db: &Database, batches: &[CommitBatch], state: JournalState) -> Result
     let mut txn = db.begin_write().map_err(LogError::storage)?;
     txn.set_durability(Durability::Immediate)
         .map_err(LogError::storage)?;
-    apply_all(batches, &txn)?;
+    for batch in batches {
+        batch.apply(&txn)?;
+    }
     state.write(&txn)?;
     txn.commit().map_err(LogError::storage)
 }

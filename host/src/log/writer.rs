@@ -8,14 +8,13 @@
 //! and the new head.
 //!
 //! Durable mode (a log file): every batch is appended to the journal
-//! (`journal`) in one write, its frame encoded in place; the [`Syncer`]'s
-//! threads sync the journal and only then acknowledge the batch's callers,
-//! while the writer goes on with the next batch. The writer starts a batch
-//! only once a sync has taken up the previous one, so what arrives while
-//! the syncs are in flight goes into one batch. The journaled batches are
-//! staged, and committed to redb together with `Durability::None` (each
-//! table opened once for them all: a redb commit costs about as much for
-//! 30 records as for 3,000) every [`STAGE_INTERVAL`], every [`STAGE_RECORDS`] records,
+//! (`journal`); the [`Syncer`] thread syncs the journal and only then
+//! acknowledges the batch's callers, while the writer goes on with the next
+//! batch. The writer starts a batch only once the syncer has taken up the
+//! previous one, so what arrives during a sync goes into one batch. The
+//! journaled batches are staged, and committed to redb together with
+//! `Durability::None` (a redb commit costs about as much for 30 records as
+//! for 3,000) every [`STAGE_INTERVAL`], every [`STAGE_RECORDS`] records,
 //! and whenever a reader asks ([`Job::Reveal`]): a reader of the database
 //! asks first whenever a written record is not visible yet (see
 //! `watermarks`), so it sees every record acknowledged before it looked.
@@ -34,7 +33,7 @@
 use super::LogError;
 use super::chain::ChainHash;
 use super::checkpoint::Checkpoint;
-use super::commit_batch::{CommitBatch, apply_all};
+use super::commit_batch::CommitBatch;
 use super::file_identity::FileIdentity;
 use super::guard;
 use super::journal::Journal;
@@ -196,8 +195,9 @@ impl Writer {
         self
     }
 
-    /// `Ok` unless a write or a sync has failed (for good).
-    fn check_failed(&mut self) -> Result<(), LogError> {
+    /// `Ok` while the log file is the one opened; otherwise the error, kept
+    /// for every later commit.
+    fn check_file(&mut self) -> Result<(), LogError> {
         if let Some(e) = &self.fatal {
             return Err(e.clone());
         }
@@ -205,13 +205,6 @@ impl Writer {
             self.fatal = Some(e.clone());
             return Err(e.clone());
         }
-        Ok(())
-    }
-
-    /// `Ok` while the log file is the one opened; otherwise the error, kept
-    /// for every later commit.
-    fn check_file(&mut self) -> Result<(), LogError> {
-        self.check_failed()?;
         let checked = self
             .identity
             .as_ref()
@@ -413,9 +406,7 @@ impl Writer {
         force_checkpoint: bool,
         durable: bool,
     ) -> Result<Option<Checkpoint>, LogError> {
-        // The file's identity is checked after the write: one replaced
-        // before it fails the batch there (the write went to the old file).
-        self.check_failed()?;
+        self.check_file()?;
         // Everything but the inserts happens before the transaction opens.
         let mut batch = CommitBatch::chain(self.head, &mut records);
         let due = batch.head.seq >= batch.head.checkpointed + self.checkpoint_every;
@@ -465,11 +456,10 @@ impl Writer {
         if batch.records.is_empty() && batch.checkpoint.is_none() {
             return Ok(());
         }
-        let mut frame = Journal::new_frame(batch.encoded_size_hint());
-        batch.encode_into(&mut frame);
+        let frame = batch.encode();
         let head = batch.head;
         let seq = head.seq;
-        if !journal.fits_framed(&frame) {
+        if !journal.fits(frame.len()) {
             self.staged.push(batch);
             guard::contain("writing to the log", || {
                 journal.commit_durably(&self.db, &self.staged, head)
@@ -480,7 +470,7 @@ impl Writer {
             self.marks.set_durable(seq);
             return Ok(());
         }
-        journal.append_framed(&mut frame)?;
+        journal.append(&frame)?;
         if self.staged.is_empty() {
             self.staged_since = Instant::now();
         }
@@ -523,6 +513,8 @@ fn commit_direct(db: &Database, batches: &[CommitBatch], durable: bool) -> Resul
         Durability::None
     })
     .map_err(LogError::storage)?;
-    apply_all(batches, &txn)?;
+    for batch in batches {
+        batch.apply(&txn)?;
+    }
     txn.commit().map_err(LogError::storage)
 }
