@@ -54,9 +54,6 @@ fn mix() -> Vec<(Value, &'static str)> {
     ]
 }
 
-/// The log's redb page cache (`CACHE_BYTES` in `decision_log`), in KiB.
-const LOG_CACHE_KIB: u64 = 32 * 1024;
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -215,7 +212,7 @@ fn load_with_a_reload_and_a_kill_switch_toggle() {
         "RSS grew from {steady} KiB to {last} KiB over the second half: {rss:?}"
     );
     assert!(
-        last <= rss[1] + LOG_CACHE_KIB + rss[1] / 10 + 8 * 1024,
+        last <= rss[1] + gavel::log::CACHE_BYTES as u64 / 1024 + rss[1] / 10 + 8 * 1024,
         "RSS grew from {} KiB to {last} KiB, beyond the log's cache: {rss:?}",
         rss[1]
     );

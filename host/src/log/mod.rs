@@ -37,7 +37,7 @@ pub use batch_index::{AGENT_BATCHES, BATCH_TIMES};
 pub use chain::{ChainHash, GENESIS, next as chain_next};
 pub use checkpoint::Checkpoint;
 pub use decision_log::{
-    Appended, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only, open_reader,
+    Appended, CACHE_BYTES, DecisionLog, LOG_FILE, LogMode, LogOptions, open_read_only, open_reader,
 };
 pub use entry::{
     DecisionEntry, LogEntry, LogEvent, LoggedPolicy, LoggedRequest, OutcomeStatus, Redaction,
